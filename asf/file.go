@@ -1,0 +1,159 @@
+package asf
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// File is an ASF file opened for random access to its data packets.
+type File struct {
+	Header      *Header
+	HeaderBytes []byte // the Header Object
+	DataHeader  []byte // the 50-byte Data Object header
+	DataOffset  int64  // offset of the first data packet
+	PacketSize  int
+	PacketCount uint64
+	SimpleIndex *SimpleIndex // first Simple Index Object, or nil
+	Index       *Index       // Index Object, or nil
+
+	r io.ReaderAt
+}
+
+// OpenFile reads the header, the Data Object header and the index objects
+// after the data of an ASF file of size bytes.
+func OpenFile(r io.ReaderAt, size int64) (*File, error) {
+	var fixed [headerObjectFixedSize]byte
+	if _, err := r.ReadAt(fixed[:], 0); err != nil {
+		return nil, fmt.Errorf("asf: reading header: %w", err)
+	}
+	hsize := binary.LittleEndian.Uint64(fixed[16:])
+	if GUID(fixed[:16]) != HeaderObjectID {
+		return nil, ErrNotHeader
+	}
+	if hsize < headerObjectFixedSize || hsize > MaxHeaderSize || int64(hsize)+DataObjectHeaderSize > size {
+		return nil, fmt.Errorf("asf: Header Object size %d in a file of %d bytes", hsize, size)
+	}
+	buf := make([]byte, hsize+DataObjectHeaderSize)
+	if _, err := r.ReadAt(buf, 0); err != nil {
+		return nil, fmt.Errorf("asf: reading header: %w", err)
+	}
+	h, err := ParseHeader(buf)
+	if err != nil {
+		return nil, err
+	}
+	f := &File{Header: h, HeaderBytes: buf[:hsize:hsize], DataHeader: buf[hsize:], r: r,
+		DataOffset: int64(hsize) + DataObjectHeaderSize, PacketSize: h.PacketSize()}
+	if GUID(f.DataHeader[:16]) != DataObjectID {
+		return nil, fmt.Errorf("asf: no Data Object after the header (found %s)", GUID(f.DataHeader[:16]))
+	}
+	dsize := binary.LittleEndian.Uint64(f.DataHeader[16:])
+	avail := uint64(size - int64(hsize))
+	if dsize == 0 || dsize > avail {
+		dsize = avail // broadcast files (size 0) and truncated files: what is there
+	}
+	f.PacketCount = (dsize - DataObjectHeaderSize) / uint64(f.PacketSize)
+	if n := binary.LittleEndian.Uint64(f.DataHeader[40:]); n != 0 && n < f.PacketCount {
+		f.PacketCount = n
+	}
+	if err := f.readIndexes(int64(hsize)+int64(dsize), size); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// readIndexes parses the top-level objects after the Data Object.
+func (f *File) readIndexes(off, size int64) error {
+	for off+objectHeaderSize <= size {
+		var oh [objectHeaderSize]byte
+		if _, err := f.r.ReadAt(oh[:], off); err != nil {
+			return fmt.Errorf("asf: reading object at %d: %w", off, err)
+		}
+		osize := int64(binary.LittleEndian.Uint64(oh[16:]))
+		if osize < objectHeaderSize || osize > size-off {
+			return nil // trailing garbage: ignore, the packets are what matter
+		}
+		id := GUID(oh[:16])
+		if (id == SimpleIndexObjectID && f.SimpleIndex == nil) || (id == IndexObjectID && f.Index == nil) {
+			if osize > 64<<20 {
+				return fmt.Errorf("asf: %s of %d bytes", objectName(id), osize)
+			}
+			body := make([]byte, osize-objectHeaderSize)
+			if _, err := f.r.ReadAt(body, off+objectHeaderSize); err != nil {
+				return fmt.Errorf("asf: reading %s: %w", objectName(id), err)
+			}
+			var err error
+			if id == SimpleIndexObjectID {
+				f.SimpleIndex, err = ParseSimpleIndex(body)
+			} else {
+				f.Index, err = ParseIndex(body)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		off += osize
+	}
+	return nil
+}
+
+// ReadPacket reads packet n (0-based) into buf, which is grown to
+// PacketSize when too small, and returns the full-size packet.
+func (f *File) ReadPacket(n uint64, buf []byte) ([]byte, error) {
+	if n >= f.PacketCount {
+		return nil, fmt.Errorf("asf: packet %d of %d: %w", n, f.PacketCount, io.EOF)
+	}
+	if cap(buf) < f.PacketSize {
+		buf = make([]byte, f.PacketSize)
+	}
+	buf = buf[:f.PacketSize]
+	if _, err := f.r.ReadAt(buf, f.DataOffset+int64(n)*int64(f.PacketSize)); err != nil {
+		return nil, fmt.Errorf("asf: reading packet %d: %w", n, err)
+	}
+	return buf, nil
+}
+
+// PacketForTime returns the packet to start from to present time t
+// (presentation time without the preroll): through the Simple Index when
+// present, else the Index Object, else the last packet whose send time is
+// not after t (binary search).
+func (f *File) PacketForTime(t time.Duration) (uint64, error) {
+	if f.PacketCount == 0 {
+		return 0, errors.New("asf: file has no data packets")
+	}
+	if t <= 0 {
+		return 0, nil
+	}
+	if f.SimpleIndex != nil {
+		if n, err := f.SimpleIndex.Packet(t); err == nil && uint64(n) < f.PacketCount {
+			return uint64(n), nil
+		}
+	}
+	if f.Index != nil {
+		if off, err := f.Index.Offset(t, 0); err == nil && off/uint64(f.PacketSize) < f.PacketCount {
+			return off / uint64(f.PacketSize), nil
+		}
+	}
+	ms := uint32(min(t/time.Millisecond, 1<<32-1))
+	buf := make([]byte, f.PacketSize)
+	var p Packet
+	lo, hi := uint64(0), f.PacketCount // invariant: answer in [lo, hi)
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		b, err := f.ReadPacket(mid, buf)
+		if err != nil {
+			return 0, err
+		}
+		if err := p.parseInfo(b); err != nil {
+			return 0, fmt.Errorf("asf: packet %d: %w", mid, err)
+		}
+		if p.SendTime <= ms {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
