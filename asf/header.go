@@ -404,4 +404,3 @@ var objectNames = []struct {
 	{&IndexParametersObjectID, "Index Parameters Object"},
 	{&CompatibilityObjectID, "Compatibility Object"},
 }
-

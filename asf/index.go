@@ -133,4 +133,3 @@ func (x *Index) Offset(t time.Duration, spec int) (uint64, error) {
 	}
 	return last.Positions[spec] + uint64(last.Offsets[lastRow][spec]), nil
 }
-
