@@ -163,3 +163,16 @@ func atoi(t testing.TB, s string) int {
 	}
 	return n
 }
+
+func runJSON(t testing.TB, v any, name string, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, name, args...).Output()
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if err := json.Unmarshal(out, v); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+}
