@@ -1,0 +1,6 @@
+package mmsserver
+
+import "syscall"
+
+// syscallEMFILE is "too many open files": Accept backs off instead of failing.
+var syscallEMFILE error = syscall.EMFILE
