@@ -84,11 +84,11 @@ type session struct {
 	idle        *time.Timer
 	idleRunning bool
 
-	out      chan outItem
-	playDone chan *player
-	player   *player
-	resends  atomic.Pointer[resendRing]
-	rnd      *rand.Rand
+	out         chan outItem
+	playDone    chan *player
+	player      *player
+	resends     atomic.Pointer[resendRing]
+	rnd         *rand.Rand
 	pendingOpen *content
 }
 
