@@ -1,0 +1,155 @@
+package mmsclient
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mmsgate/mmsgate/asf"
+	"github.com/mmsgate/mmsgate/event"
+	"github.com/mmsgate/mmsgate/internal/fixture"
+	"github.com/mmsgate/mmsgate/mmsserver"
+)
+
+// clip returns a short fixture clip, made with ffmpeg once and cached.
+func clip(t testing.TB, spec fixture.Spec) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	p, err := fixture.Generate(ctx, fixture.CacheDir(), spec)
+	if err != nil {
+		t.Fatalf("fixture: %v", err)
+	}
+	return p
+}
+
+// serveDir starts an mmsserver on a loopback port serving dir, configured by
+// cfg, and returns its mms:// base URL.
+func serveDir(t testing.TB, dir string, cfg func(*mmsserver.Server)) (*mmsserver.Server, string) {
+	t.Helper()
+	srv := &mmsserver.Server{Dir: dir}
+	if cfg != nil {
+		cfg(srv)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = srv.Serve(ln)
+	}()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	})
+	return srv, "mms://" + ln.Addr().String() + "/"
+}
+
+// dirWith makes a directory holding the given files under the given names.
+func dirWith(t testing.TB, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, src := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(src, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// eventLog collects events safely.
+type eventLog struct {
+	mu  sync.Mutex
+	evs []event.Event
+}
+
+func (l *eventLog) add(e event.Event) {
+	l.mu.Lock()
+	l.evs = append(l.evs, e)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) kinds(k event.Kind) []event.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []event.Event
+	for _, e := range l.evs {
+		if e.Kind == k {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// readAll reads every item of a session until EOF.
+func readAll(t testing.TB, s *Session) (headers [][]byte, packets [][]byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	for {
+		it, err := s.Next(ctx)
+		if err == io.EOF {
+			return headers, packets
+		}
+		if err != nil {
+			t.Fatalf("Next after %d packets: %v", len(packets), err)
+		}
+		if it.Header != nil {
+			headers = append(headers, it.Header)
+		} else {
+			packets = append(packets, it.Packet)
+		}
+	}
+}
+
+// sourcePackets reads the data packets of an ASF file.
+func sourcePackets(t testing.TB, path string) (*asf.File, [][]byte) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	af, err := asf.OpenFile(f, fi.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for n := uint64(0); n < af.PacketCount; n++ {
+		p, err := af.ReadPacket(n, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, append([]byte(nil), p...))
+	}
+	return af, out
+}
+
+// checkNoLeak fails when goroutines started by the test outlive it.
+func checkNoLeak(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := runtime.NumGoroutine(); n > before {
+			buf := make([]byte, 1<<16)
+			t.Errorf("%d goroutines leaked:\n%s", n-before, buf[:runtime.Stack(buf, true)])
+		}
+	})
+}

@@ -1,0 +1,644 @@
+package mmsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/mmsgate/mmsgate/asf"
+	"github.com/mmsgate/mmsgate/event"
+	"github.com/mmsgate/mmsgate/mmsproto"
+)
+
+// startPosition is where StartPlaying starts: a time or a packet number.
+type startPosition struct {
+	time   time.Duration
+	packet uint32
+}
+
+// streamSwitch sends the complete selection state of all streams (3.1.4.2)
+// and waits for ReportStreamSwitch.
+func (s *Session) streamSwitch(ctx context.Context, sel []uint16, only map[uint16]bool) error {
+	var entries []mmsproto.StreamSwitchEntry
+	for _, st := range s.streams {
+		if only != nil && !only[st.Number] {
+			continue
+		}
+		// On: {0xFFFF, n, 0}, the form every known client sends; off:
+		// {n, 0xFFFF, 0}, "wDstStreamNumber as 0xFFFF" (3.1.4.2).
+		e := mmsproto.StreamSwitchEntry{SrcStreamNumber: st.Number, DstStreamNumber: mmsproto.NoStream, ThinningLevel: mmsproto.ThinningNone}
+		if contains(sel, st.Number) {
+			e.SrcStreamNumber, e.DstStreamNumber = mmsproto.NoStream, st.Number
+		}
+		entries = append(entries, e)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := s.send(&mmsproto.LinkViewerToMacStreamSwitch{Entries: entries}); err != nil {
+		return err
+	}
+	s.switchSent = true
+	for s.switchSent {
+		m, err := expect[*mmsproto.LinkMacToViewerReportStreamSwitch](s, ctx, "waiting for ReportStreamSwitch")
+		if err != nil {
+			return err
+		}
+		s.switchSent = false
+		if m.HR != mmsproto.HRSuccess {
+			return hrError("StreamSwitch", m.HR)
+		}
+	}
+	return nil
+}
+
+// play selects the streams and sends StartPlaying or StartStriding
+// (3.1.4.2.1, 3.1.4.2.2), then waits for the server's confirmation.
+func (s *Session) play(ctx context.Context, pos startPosition, rate float64) error {
+	if err := s.streamSwitch(ctx, s.selected, nil); err != nil {
+		return err
+	}
+	inc := s.nextPlayInc()
+	s.playIncForStop = inc
+	s.dataInc = uint8(inc)
+	s.rebaseNext = true
+	if s.reorder != nil {
+		s.reorder.reset()
+	}
+	position := pos.time.Seconds()
+	loc := uint32(0xFFFFFFFF)
+	if pos.packet != 0 {
+		position, loc = mmsproto.PositionFromLocation, pos.packet
+	}
+	striding := rate != 0 && rate != 1
+	if striding {
+		err := s.send(&mmsproto.LinkViewerToMacStartStriding{
+			OpenFileID: s.fileID, Position: position, ASFOffset: 0xFFFFFFFF, LocationID: loc,
+			PlayIncarnation: inc, Rate: rate,
+		})
+		if err != nil {
+			return err
+		}
+		m, err := expect[*mmsproto.LinkMacToViewerReportStartStriding](s, ctx, "waiting for ReportStartStriding")
+		if err != nil {
+			return err
+		}
+		if m.HR != mmsproto.HRSuccess {
+			return hrError("StartStriding", m.HR)
+		}
+	} else {
+		err := s.send(&mmsproto.LinkViewerToMacStartPlaying{
+			OpenFileID: s.fileID, Position: position, ASFOffset: 0xFFFFFFFF, LocationID: loc,
+			PlayIncarnation: inc,
+		})
+		if err != nil {
+			return err
+		}
+		m, err := expect[*mmsproto.LinkMacToViewerReportStartedPlaying](s, ctx, "waiting for ReportStartedPlaying")
+		if err != nil {
+			return err
+		}
+		if m.HR != mmsproto.HRSuccess {
+			return hrError("StartPlaying", m.HR)
+		}
+	}
+	s.state = stateStreaming
+	s.mu.Lock()
+	s.stats.StartTime = pos.time
+	s.mu.Unlock()
+	f := map[string]any{"position": pos.time.String(), "transport": s.transport}
+	if pos.packet != 0 {
+		f["packet"] = pos.packet
+	}
+	if striding {
+		f["rate"] = rate
+	}
+	s.emit(event.Playing, fmt.Sprintf("playing from %v over %s", pos.time, s.transport), f)
+	return nil
+}
+
+// Next returns the next item in order: an ASF data packet restored to the
+// fixed packet size, or a new ASF file header at a playlist entry. It
+// returns io.EOF after the last entry ended, and the session's error after a
+// failure. Canceling ctx makes Next return ctx's error; the session stays
+// usable.
+func (s *Session) Next(ctx context.Context) (Item, error) {
+	for {
+		if len(s.items) > 0 {
+			it := s.items[0]
+			s.items[0] = Item{}
+			s.items = s.items[1:]
+			if len(s.items) == 0 {
+				s.items = s.items[:0:0]
+			}
+			return it, nil
+		}
+		switch {
+		case s.closed:
+			return Item{}, ErrClosed
+		case s.err != nil:
+			return Item{}, s.err
+		case s.eof:
+			return Item{}, io.EOF
+		}
+		if err := s.step(ctx); err != nil {
+			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+				return Item{}, err
+			}
+			s.fail(err)
+		}
+	}
+}
+
+func (s *Session) fail(err error) {
+	if s.err != nil {
+		return
+	}
+	s.err = err
+	s.mu.Lock()
+	s.stats.EndReason = err.Error()
+	s.mu.Unlock()
+	s.emit(event.Error, err.Error(), map[string]any{"error": err.Error()})
+}
+
+// step waits for one thing to happen while streaming and processes it.
+func (s *Session) step(ctx context.Context) error {
+	e, err := s.wait(ctx, time.Now().Add(s.opts.IdleTimeout), "playing")
+	if err != nil {
+		return err
+	}
+	switch e.kind {
+	case evUDP:
+		return s.onDatagram(e.udp)
+	case evTick:
+		s.onTick(time.Now())
+	case evTCP:
+		if e.tcp.item.msg == nil {
+			return s.onData(e.tcp.item.data, false, e.tcp.at)
+		}
+		handled, err := s.onMessage(ctx, e.tcp)
+		if err != nil {
+			return err
+		}
+		if !handled {
+			s.log.Debug("ignoring message while playing", "type", fmt.Sprintf("%T", e.tcp.item.msg))
+		}
+	}
+	return nil
+}
+
+// onDatagram handles one UDP datagram. Malformed datagrams are dropped (the
+// resend machinery treats them as lost), not fatal: UDP is not trusted.
+func (s *Session) onDatagram(d datagram) error {
+	s.udpSeen = true
+	dp, err := parseDataPacket(d.b)
+	if err != nil {
+		s.log.Debug("dropping malformed UDP datagram", "err", err)
+		return nil
+	}
+	return s.onData(dp, true, d.at)
+}
+
+// onData handles a Data packet (3.1.5.11, 3.1.5.12, 3.1.5.17).
+func (s *Session) onData(d dataPacket, udp bool, at time.Time) error {
+	if d.PlayIncarnation == incarnationPair && d.AFFlags == afPacketPair &&
+		(d.LocationID == locPacketPair1 || d.LocationID == locPacketPair2) {
+		s.onPacketPair(d, at)
+		return nil
+	}
+	if s.assembly != nil && isHeaderPart(d) && d.PlayIncarnation == s.assembly.inc {
+		done, err := s.assembly.add(d)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrProtocol, err)
+		}
+		if !done {
+			return nil
+		}
+		b := s.assembly.bytes()
+		s.assembly = nil
+		first := s.header == nil
+		if err := s.gotHeader(b); err != nil {
+			return err
+		}
+		if !first {
+			s.items = append(s.items, Item{Header: b})
+		}
+		return nil
+	}
+	if d.PlayIncarnation != s.dataInc || s.dataInc == 0 {
+		s.mu.Lock()
+		s.stats.Stale++
+		s.mu.Unlock()
+		return nil
+	}
+	if s.packetSize <= 0 {
+		return fmt.Errorf("%w: ASF data packet before the ASF file header", ErrProtocol)
+	}
+	pkt, err := asf.RestorePadding(make([]byte, 0, s.packetSize), d.Payload, s.packetSize)
+	if err != nil {
+		if udp {
+			s.log.Debug("dropping corrupt ASF data packet", "location", d.LocationID, "err", err)
+			return nil
+		}
+		return fmt.Errorf("%w: ASF data packet %d: %w", ErrProtocol, d.LocationID, err)
+	}
+	s.mu.Lock()
+	s.stats.PacketsReceived++
+	s.stats.BytesReceived += uint64(len(d.Payload))
+	s.mu.Unlock()
+	if !udp || s.reorder == nil {
+		s.deliver(pkt)
+		return nil
+	}
+	var seq uint32
+	if s.rebaseNext {
+		seq = s.seq.rebase(d.AFFlags)
+		s.rebaseNext = false
+	} else {
+		seq = s.seq.extend(d.AFFlags)
+	}
+	s.requestResend(s.reorder.add(seq, pkt, at))
+	s.popReady()
+	return nil
+}
+
+func (s *Session) onPacketPair(d dataPacket, at time.Time) {
+	switch {
+	case s.pairExpected == 2 && d.LocationID == locPacketPair1:
+		s.pairArrival = at
+		s.pairExpected = 1
+	case s.pairExpected == 1 && d.LocationID == locPacketPair2:
+		s.bandwidth = packetPairBandwidth(len(d.Payload)+mmsproto.DataHeaderSize, at.Sub(s.pairArrival))
+		s.setBandwidthMethod("packet-pair-udp")
+		s.pairExpected = 0
+	case s.pairExpected > 0:
+		s.pairExpected-- // the first one was lost: no estimate from this pair
+	}
+}
+
+func (s *Session) popReady() {
+	for p := s.reorder.pop(); p != nil; p = s.reorder.pop() {
+		s.deliver(p)
+	}
+}
+
+// deliver queues a restored packet for Next.
+func (s *Session) deliver(pkt []byte) {
+	if err := s.pkt.Unmarshal(pkt); err == nil {
+		if !s.haveSend {
+			s.firstSend, s.haveSend = s.pkt.SendTime, true
+		}
+		s.lastSend = max(s.lastSend, s.pkt.SendTime)
+	}
+	s.items = append(s.items, Item{Packet: pkt})
+	s.mu.Lock()
+	s.stats.Delivered++
+	if s.haveSend {
+		s.stats.Played = time.Duration(s.lastSend-min(s.firstSend, s.lastSend)) * time.Millisecond
+	}
+	s.mu.Unlock()
+}
+
+// requestResend sends RequestPacketListResend packets (3.1.4.7) to the
+// server's UDP port, the same number as its TCP port (3.2.5.11.1).
+func (s *Session) requestResend(seqs []uint32) {
+	if len(seqs) == 0 || s.udp == nil {
+		return
+	}
+	var buf [12 + 4*maxResendList]byte
+	for len(seqs) > 0 {
+		n := min(len(seqs), maxResendList)
+		b := appendResendRequest(buf[:0], s.clientID, s.fileID, seqs[:n])
+		if _, err := s.udp.WriteTo(b, s.resend); err != nil {
+			s.log.Debug("resend request failed", "err", err)
+		}
+		seqs = seqs[n:]
+	}
+	s.reportLoss(false)
+}
+
+func (s *Session) onTick(now time.Time) {
+	if s.reorder == nil {
+		return
+	}
+	s.requestResend(s.reorder.tick(now))
+	s.popReady()
+	s.reportLoss(false)
+}
+
+// reportLoss emits loss and recovery events at most once a second.
+func (s *Session) reportLoss(force bool) {
+	if s.reorder == nil || (!force && time.Since(s.lastLossEv) < time.Second) {
+		return
+	}
+	st := s.reorder.st
+	if st.LostNet == 0 {
+		return
+	}
+	s.lastLossEv = time.Now()
+	s.emit(event.Loss, fmt.Sprintf("%d Data packets missing so far, %d lost", st.LostNet, st.LostClient),
+		map[string]any{"count": st.LostNet, "lost": st.LostClient, "requested": st.ResendRequests})
+	if st.Recovered > 0 {
+		s.emit(event.Recovered, fmt.Sprintf("%d Data packets recovered by resend", st.Recovered),
+			map[string]any{"count": st.Recovered})
+	}
+}
+
+// onMessage handles the messages that may arrive at any time while playing.
+func (s *Session) onMessage(ctx context.Context, in inbound) (bool, error) {
+	switch m := in.item.msg.(type) {
+	case *mmsproto.LinkMacToViewerReportEndOfStream:
+		return true, s.onEndOfStream(ctx, m)
+	case *mmsproto.LinkMacToViewerReportStreamChange:
+		return true, s.onStreamChange(ctx, m)
+	case *mmsproto.LinkMacToViewerReportStreamSwitch:
+		s.switchSent = false
+		if m.HR != mmsproto.HRSuccess {
+			return true, hrError("StreamSwitch", m.HR)
+		}
+		return true, nil
+	case *mmsproto.LinkMacToViewerReportReadBlock:
+		if m.HR != mmsproto.HRSuccess {
+			return true, hrError("ReadBlock", m.HR)
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// onEndOfStream follows 3.1.5.18.
+func (s *Session) onEndOfStream(ctx context.Context, m *mmsproto.LinkMacToViewerReportEndOfStream) error {
+	if s.stopSent {
+		s.stopSent = false
+		s.state = stateReady
+		return nil
+	}
+	switch m.HR {
+	case mmsproto.EndOfStreamNext:
+		// The entry ended; ReportStreamChange follows.
+		return s.drainUDP(ctx)
+	case mmsproto.EndOfStreamOK:
+		if err := s.drainUDP(ctx); err != nil {
+			return err
+		}
+		s.state = stateReady
+		s.sendLog()
+		s.eof = true
+		s.mu.Lock()
+		s.stats.EndReason = "end of stream"
+		s.mu.Unlock()
+		s.reportLoss(true)
+		s.emit(event.End, "end of stream", map[string]any{"reason": "end of stream"})
+		return nil
+	}
+	return hrError("playback", m.HR)
+}
+
+// drainUDP waits, after the server's EndOfStream, for Data packets still on
+// their way over UDP and for the missing ones to be resent or given up.
+func (s *Session) drainUDP(ctx context.Context) error {
+	if s.reorder == nil {
+		return nil
+	}
+	const quiet = 100 * time.Millisecond
+	end := time.Now().Add(s.opts.ResendTimeout + s.opts.ResendRetry)
+	last := time.Now()
+	s.draining = true
+	defer func() { s.draining = false }()
+	for {
+		now := time.Now()
+		if now.After(end) || !s.reorder.pending() && now.Sub(last) >= quiet {
+			break
+		}
+		until := end
+		if !s.reorder.pending() {
+			until = last.Add(quiet)
+		}
+		e, err := s.wait(ctx, until, "draining UDP")
+		if err != nil {
+			if isTimeout(err) {
+				continue
+			}
+			return err
+		}
+		switch e.kind {
+		case evUDP:
+			last = time.Now()
+			if err := s.onDatagram(e.udp); err != nil {
+				return err
+			}
+		case evTick:
+			s.onTick(time.Now())
+		case evTCP:
+			s.backlog = append(s.backlog, e.tcp)
+		}
+	}
+	s.reorder.advance(s.reorder.end, time.Now())
+	s.popReady()
+	return nil
+}
+
+// onStreamChange follows 3.1.5.19 and 3.1.4.4: the next playlist entry.
+func (s *Session) onStreamChange(ctx context.Context, m *mmsproto.LinkMacToViewerReportStreamChange) error {
+	s.mu.Lock()
+	s.stats.Entries++
+	entry := s.stats.Entries
+	s.mu.Unlock()
+	s.emit(event.EntryChange, fmt.Sprintf("playlist entry %d: header of %d bytes, %d bit/s", entry, m.HeaderSize, m.BitRate),
+		map[string]any{"entry": entry, "header_size": m.HeaderSize, "bitrate": m.BitRate, "packet_size": m.PacketSize})
+	s.packetSize = int(m.PacketSize)
+	if s.transport == TransportTCP {
+		// The server sends the new header with playIncarnation 0xFF, then
+		// the entry's packets with the same incarnation (3.2.4.2).
+		s.assembly = newHeaderAssembly(incarnationEntry, s.opts.MaxHeaderSize)
+		s.dataInc = incarnationEntry
+		return nil
+	}
+	s.state = stateReady
+	s.openFile.FileHeaderSize, s.openFile.FileBitRate = m.HeaderSize, m.BitRate
+	if err := s.readHeader(ctx, false); err != nil {
+		return err
+	}
+	if err := s.chooseStreams(); err != nil {
+		return err
+	}
+	return s.play(ctx, startPosition{}, 1)
+}
+
+// stop sends StopPlaying and the CLIENT_LOG and waits for EndOfStream
+// (3.1.4.5). Data packets that arrive meanwhile are stale.
+func (s *Session) stop(ctx context.Context) error {
+	if s.state != stateStreaming {
+		return nil
+	}
+	if err := s.send(&mmsproto.LinkViewerToMacStopPlaying{OpenFileID: s.fileID, PlayIncarnation: s.playIncForStop}); err != nil {
+		return err
+	}
+	s.stopSent = true
+	s.sendLog()
+	s.dataInc = 0
+	deadline := time.Now().Add(s.opts.StepTimeout)
+	for s.stopSent {
+		e, err := s.wait(ctx, deadline, "waiting for EndOfStream after StopPlaying")
+		if err != nil {
+			return err
+		}
+		if e.kind == evTCP && e.tcp.item.msg != nil {
+			if _, err := s.onMessage(ctx, e.tcp); err != nil {
+				return err
+			}
+		} else if e.kind != evTick {
+			s.mu.Lock()
+			s.stats.Stale++
+			s.mu.Unlock()
+		}
+	}
+	if s.reorder != nil {
+		s.reorder.reset()
+	}
+	return nil
+}
+
+// Seek restarts playback at pos (4.5.1: StopPlaying, Logging, EndOfStream,
+// StreamSwitch, StartPlaying). Packets not yet returned by Next are dropped.
+func (s *Session) Seek(ctx context.Context, pos time.Duration) error {
+	return s.reposition(ctx, startPosition{time: pos}, 1)
+}
+
+// SeekPacket restarts playback at ASF data packet n (StartPlaying locationId).
+func (s *Session) SeekPacket(ctx context.Context, n uint32) error {
+	return s.reposition(ctx, startPosition{packet: n}, 1)
+}
+
+// Stride plays from pos at a trick-mode rate between -5 and 5 (fast forward
+// or rewind, StartStriding, 4.5.1). Rate 1 is normal playback.
+func (s *Session) Stride(ctx context.Context, pos time.Duration, rate float64) error {
+	if rate == 0 || rate < -5 || rate > 5 || math.IsNaN(rate) {
+		return fmt.Errorf("mmsclient: stride rate %g outside -5..5 or 0", rate)
+	}
+	return s.reposition(ctx, startPosition{time: pos}, rate)
+}
+
+func (s *Session) reposition(ctx context.Context, pos startPosition, rate float64) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if err := s.stop(ctx); err != nil {
+		s.fail(err)
+		return err
+	}
+	s.items, s.eof, s.assembly = nil, false, nil
+	if err := s.play(ctx, pos, rate); err != nil {
+		s.fail(err)
+		return err
+	}
+	return nil
+}
+
+// SwitchStreams changes the streams while playing (3.1.4.3): only the
+// streams whose state changes are named in the StreamSwitch.
+func (s *Session) SwitchStreams(ctx context.Context, streams []uint16) error {
+	if err := s.usable(); err != nil {
+		return err
+	}
+	if s.state != stateStreaming {
+		return errors.New("mmsclient: SwitchStreams needs a playing session")
+	}
+	sel, err := checkExplicit(s.streams, streams)
+	if err != nil {
+		return err
+	}
+	changed := map[uint16]bool{}
+	for _, st := range s.streams {
+		was, now := contains(s.selected, st.Number), contains(sel, st.Number)
+		if was != now {
+			changed[st.Number] = true
+		}
+	}
+	if err := s.streamSwitch(ctx, sel, changed); err != nil {
+		s.fail(err)
+		return err
+	}
+	s.selected = sel
+	br := selectionBitrate(s.streams, sel)
+	s.mu.Lock()
+	s.stats.Streams, s.stats.StreamsBitrate = sel, br
+	s.mu.Unlock()
+	s.emit(event.Streams, fmt.Sprintf("switched to streams %v (%d bit/s)", sel, br), map[string]any{"streams": sel, "bitrate": br})
+	return nil
+}
+
+func contains(s []uint16, n uint16) bool {
+	for _, v := range s {
+		if v == n {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *Session) usable() error {
+	switch {
+	case s.closed:
+		return ErrClosed
+	case s.err != nil:
+		return s.err
+	}
+	return nil
+}
+
+// Close ends the session: StopPlaying and the CLIENT_LOG when still
+// playing, CloseFile, then the connection (3.1.4.8). It waits for the
+// session's goroutines to end. Calling it again does nothing.
+func (s *Session) Close() error {
+	if s.closed {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.opts.StepTimeout)
+	defer cancel()
+	if s.err == nil && s.ctx.Err() == nil {
+		if s.state == stateStreaming {
+			_ = s.stop(ctx)
+		}
+		if !s.Stats().LogSent && s.fileOpen {
+			s.sendLog()
+		}
+		if s.fileOpen {
+			_ = s.send(&mmsproto.LinkViewerToMacCloseFile{OpenFileID: s.fileID})
+		}
+	}
+	s.closed = true
+	s.shutdown()
+	st := s.Stats()
+	if !s.eof && s.err == nil {
+		s.emit(event.End, "closed", map[string]any{"reason": "closed"})
+	}
+	s.emit(event.Stats, fmt.Sprintf("%d packets, %d lost, %d recovered", st.PacketsReceived, st.Lost, st.Recovered), statsFields(st))
+	return nil
+}
+
+// shutdown stops the goroutines and closes the sockets.
+func (s *Session) shutdown() {
+	s.cancel()
+	if s.conn != nil {
+		s.conn.Close()
+	}
+	if s.udp != nil {
+		s.udp.Close()
+	}
+	s.wg.Wait()
+}
+
+func statsFields(st Stats) map[string]any {
+	return map[string]any{
+		"transport": st.Transport, "packets_received": st.PacketsReceived, "bytes_received": st.BytesReceived,
+		"packets_lost_net": st.PacketsLostNet, "packets_lost_cont": st.PacketsLostCont,
+		"resend_requests": st.ResendRequests, "packets_recovered": st.Recovered, "packets_resent": st.Resent,
+		"packets_lost": st.Lost, "packets_late": st.Late, "bandwidth_bps": st.Bandwidth,
+		"streams": st.Streams, "played_ms": st.Played.Milliseconds(), "avg_bps": st.AvgBps,
+		"entries": st.Entries, "log_sent": st.LogSent,
+	}
+}

@@ -1,0 +1,582 @@
+package mmsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mmsgate/mmsgate/asf"
+	"github.com/mmsgate/mmsgate/event"
+	"github.com/mmsgate/mmsgate/mmsproto"
+)
+
+// Errors a session can end with; each is wrapped with the details.
+var (
+	// ErrTimeout: the server did not answer within a deadline.
+	ErrTimeout = errors.New("mmsclient: timeout")
+	// ErrUDPSilent: the UDP attempt received no Data packet in time (NAT or
+	// firewall); the auto policy falls back to TCP.
+	ErrUDPSilent = errors.New("mmsclient: no Data packet arrived over UDP")
+	// ErrServer: the server answered with a failure HRESULT.
+	ErrServer = errors.New("mmsclient: server error")
+	// ErrAuth: authentication failed (wrong user name or password, or no
+	// credentials for a server that asks for them).
+	ErrAuth = errors.New("mmsclient: authentication failed")
+	// ErrProtocol: the server broke the protocol.
+	ErrProtocol = errors.New("mmsclient: protocol violation")
+	// ErrRedirects: too many redirects, or a redirect the caller vetoed.
+	ErrRedirects = errors.New("mmsclient: redirect refused")
+	// ErrClosed: the session was closed.
+	ErrClosed = errors.New("mmsclient: session closed")
+)
+
+// Item is what Next returns: either a new ASF file header (Header Object
+// plus the 50-byte Data Object header) at a new server-side playlist entry,
+// or one ASF data packet restored to the fixed packet size of the header.
+type Item struct {
+	Header []byte
+	Packet []byte
+}
+
+// clientState is the State variable of 3.1.1.
+type clientState uint8
+
+const (
+	stateInit clientState = iota
+	stateReady
+	stateStreaming
+)
+
+// maxMessageSize bounds one TcpMessageHeader packet from the server.
+const maxMessageSize = 1 << 20
+
+// Session is one MMS streaming session (3.1). Next, Seek, Stride,
+// SwitchStreams and Close must be called from one goroutine at a time;
+// Header, Stats and the other getters may be called from any.
+type Session struct {
+	opts  Options
+	ev    event.Func
+	log   *slog.Logger
+	tgt   *target
+	user  string
+	pass  string
+	begin time.Time
+
+	ctx     context.Context // the session's life; canceled by Close or the Dial context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	conn    net.Conn
+	wmu     sync.Mutex
+	wseq    uint16
+	inbox   chan inbound
+	udp     net.PacketConn
+	udpCh   chan datagram
+	udpFrom net.IP
+	resend  net.Addr
+	pings   atomic.Uint32
+
+	// The abstract data model of 3.1.1.
+	state          clientState
+	transport      string // "udp" or "tcp": UDP-Selected
+	clientID       uint32
+	fileID         uint32
+	fileOpen       bool
+	funnelInfos    int
+	headerInc      uint32 // HeaderIncarnation, 1..8
+	playInc        uint32 // PlayIncarnation, 9..0xFE
+	playIncForStop uint32
+	serverVersion  string
+	serverMajor    int
+	authScheme     string
+	pairExpected   int
+	pairArrival    time.Time
+	openFile       mmsproto.LinkMacToViewerReportOpenFile
+	switchSent     bool
+
+	mu          sync.Mutex // guards header, headerBytes and stats for the getters
+	header      *asf.Header
+	headerBytes []byte
+	stats       Stats
+
+	packetSize int
+	streams    []streamInfo
+	exclusions []choice
+	selected   []uint16
+	bandwidth  int64
+
+	dataInc    uint8 // playIncarnation of the Data packets accepted now
+	rebaseNext bool
+	seq        seqTracker
+	reorder    *reorderBuffer
+	assembly   *headerAssembly // non-nil while an ASF file header is expected
+	items      []Item
+	backlog    []inbound
+	eof        bool
+	err        error
+	closed     bool
+	pkt        asf.Packet
+	firstSend  uint32
+	lastSend   uint32
+	haveSend   bool
+	lastLossEv time.Time
+	lastAt     time.Time // arrival of the message expect returned last
+	udpSeen    bool
+	stopSent   bool
+	draining   bool // wait leaves the backlog alone
+}
+
+type inbound struct {
+	item tcpItem
+	at   time.Time
+	err  error
+}
+
+type datagram struct {
+	b  []byte
+	at time.Time
+}
+
+// Dial connects to the mms:// URL, runs the transport attempts of the
+// policy (auto: UDP, then TCP), follows redirects, authenticates, reads the
+// ASF file header, selects streams and starts playing. It returns once the
+// server has confirmed playback; the packets then come from Next. Canceling
+// ctx, before or after Dial returns, ends the session.
+func Dial(ctx context.Context, rawURL string, opts Options) (*Session, error) {
+	if err := opts.setDefaults(); err != nil {
+		return nil, err
+	}
+	tgt, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	stats := Stats{URL: tgt.URL.String()}
+	begin := time.Now()
+	for hop := 0; ; hop++ {
+		if opts.AllowHost != nil {
+			if err := opts.AllowHost(tgt.URL.Hostname()); err != nil {
+				return nil, fmt.Errorf("%w: host %s: %w", ErrRedirects, tgt.URL.Hostname(), err)
+			}
+		}
+		plan := transportPlan(opts.Transport, tgt.Transport)
+	attempts:
+		for i, tr := range plan {
+			t0 := time.Now()
+			opts.OnEvent.Emit(event.Attempt, fmt.Sprintf("trying %s over %s", tgt.URL, strings.ToUpper(tr)),
+				map[string]any{"transport": tr, "url": tgt.URL.String(), "outcome": "start"})
+			s, err := attempt(ctx, tgt, tr, opts, &stats, begin)
+			a := Attempt{URL: tgt.URL.String(), Transport: tr, Duration: time.Since(t0)}
+			var rd *redirectError
+			switch {
+			case err == nil:
+				a.Outcome = "ok"
+				s.mu.Lock()
+				s.stats.Attempts = append(s.stats.Attempts, a)
+				s.mu.Unlock()
+				opts.OnEvent.Emit(event.Attempt, "playing over "+strings.ToUpper(tr),
+					map[string]any{"transport": tr, "url": tgt.URL.String(), "outcome": "ok"})
+				return s, nil
+			case errors.As(err, &rd):
+				a.Outcome = "redirected"
+				stats.Attempts = append(stats.Attempts, a)
+				if hop >= opts.MaxRedirects || opts.MaxRedirects < 0 {
+					return nil, fmt.Errorf("%w: more than %d redirects (last to %s)", ErrRedirects, max(opts.MaxRedirects, 0), rd.to.URL)
+				}
+				opts.OnEvent.Emit(event.Redirect, "redirected to "+rd.to.URL.String(), map[string]any{"url": rd.to.URL.String()})
+				stats.Redirects = append(stats.Redirects, rd.to.URL.String())
+				if rd.to.User == "" {
+					rd.to.User, rd.to.Pass = tgt.User, tgt.Pass
+				}
+				tgt = rd.to
+				break attempts
+			default:
+				a.Outcome, a.Reason = "failed", err.Error()
+				stats.Attempts = append(stats.Attempts, a)
+				opts.OnEvent.Emit(event.Attempt, fmt.Sprintf("%s attempt failed: %v", strings.ToUpper(tr), err),
+					map[string]any{"transport": tr, "url": tgt.URL.String(), "outcome": "failed", "reason": err.Error()})
+				if i == len(plan)-1 || !canFallBack(err) || ctx.Err() != nil {
+					opts.OnEvent.Emit(event.Error, err.Error(), map[string]any{"error": err.Error()})
+					return nil, err
+				}
+			}
+		}
+	}
+}
+
+// transportPlan lists the transports to try in order.
+func transportPlan(policy, scheme string) []string {
+	switch {
+	case policy == TransportUDP || policy == "" && scheme == TransportUDP:
+		return []string{TransportUDP}
+	case policy == TransportTCP || policy == "" && scheme == TransportTCP:
+		return []string{TransportTCP}
+	}
+	return []string{TransportUDP, TransportTCP}
+}
+
+// canFallBack reports whether a failed UDP attempt is worth retrying over
+// TCP: not when the server refused the content or the credentials.
+func canFallBack(err error) bool {
+	return !errors.Is(err, ErrAuth) && !errors.Is(err, ErrServer) && !errors.Is(err, ErrRedirects) &&
+		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+type redirectError struct{ to *target }
+
+func (e *redirectError) Error() string { return "redirect to " + e.to.URL.String() }
+
+// attempt runs one transport attempt against one server up to playing.
+func attempt(ctx context.Context, tgt *target, transport string, opts Options, stats *Stats, begin time.Time) (*Session, error) {
+	s := &Session{
+		opts: opts, ev: opts.OnEvent, log: opts.Logger, tgt: tgt, begin: begin,
+		transport: transport, headerInc: 1, playInc: 9,
+		inbox: make(chan inbound, 64),
+		stats: *stats,
+	}
+	s.stats.Attempts = slices.Clone(stats.Attempts)
+	s.user, s.pass = opts.Username, opts.Password
+	if s.user == "" {
+		s.user, s.pass = tgt.User, tgt.Pass
+	}
+	s.ctx, s.cancel = context.WithCancel(ctx)
+	if err := s.handshake(ctx); err != nil {
+		s.shutdown()
+		return nil, err
+	}
+	return s, nil
+}
+
+// handshake runs 3.1.4.1 to 3.1.4.2: Connect, FunnelInfo, ConnectFunnel,
+// OpenFile (with authentication and redirects), ReadBlock and the header,
+// StreamSwitch and StartPlaying.
+func (s *Session) handshake(ctx context.Context) error {
+	hctx, cancel := context.WithTimeout(ctx, 4*s.opts.StepTimeout)
+	defer cancel()
+	dctx, dcancel := context.WithTimeout(hctx, s.opts.StepTimeout)
+	conn, err := s.opts.DialContext(dctx, "tcp", s.tgt.Host)
+	dcancel()
+	if err != nil {
+		return fmt.Errorf("mmsclient: connect to %s: %w", s.tgt.Host, err)
+	}
+	s.conn = conn
+	context.AfterFunc(s.ctx, func() { conn.Close() })
+	s.wg.Add(1)
+	go s.readTCP(&tcpReader{r: conn, maxSize: maxMessageSize})
+
+	if s.transport == TransportUDP {
+		if err := s.openUDP(hctx); err != nil {
+			return err
+		}
+	}
+	wantPair := s.opts.Bandwidth == 0
+	if wantPair {
+		s.pairExpected = 2
+	}
+	if err := s.connect(hctx, wantPair); err != nil {
+		return err
+	}
+	if err := s.funnel(hctx); err != nil {
+		return err
+	}
+	if err := s.open(hctx); err != nil {
+		return err
+	}
+	if err := s.readHeader(hctx, true); err != nil {
+		return err
+	}
+	s.setBandwidth()
+	if err := s.chooseStreams(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.stats.Entries = 1
+	s.stats.Transport = s.transport
+	s.mu.Unlock()
+	pos := startPosition{time: s.opts.Start, packet: s.opts.StartPacket}
+	return s.play(hctx, pos, s.opts.Rate)
+}
+
+func (s *Session) openUDP(ctx context.Context) error {
+	local, _, _ := net.SplitHostPort(s.conn.LocalAddr().String())
+	remote := s.conn.RemoteAddr().(*net.TCPAddr)
+	pc, err := s.opts.ListenPacket(ctx, "udp", net.JoinHostPort(local, "0"))
+	if err != nil {
+		return fmt.Errorf("mmsclient: UDP socket: %w", err)
+	}
+	if uc, ok := pc.(*net.UDPConn); ok {
+		_ = uc.SetReadBuffer(4 << 20) // bursts at the start of playback; best effort
+	}
+	s.udp = pc
+	s.udpFrom = remote.IP
+	s.resend = &net.UDPAddr{IP: remote.IP, Port: remote.Port, Zone: remote.Zone}
+	s.udpCh = make(chan datagram, 8192)
+	s.reorder = newReorderBuffer(1024, s.opts.ResendRetry, s.opts.ResendTimeout)
+	context.AfterFunc(s.ctx, func() { pc.Close() })
+	s.wg.Add(1)
+	go s.readUDP()
+	return nil
+}
+
+// readTCP reads the control connection. It answers LinkMacToViewerPing
+// itself (3.1.5.13) so that keepalive works in every state, also while the
+// handshake waits or the caller is slow to call Next.
+func (s *Session) readTCP(r *tcpReader) {
+	defer s.wg.Done()
+	for {
+		_ = s.conn.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
+		it, err := r.next()
+		at := time.Now()
+		if err == nil && it.msg != nil {
+			if _, ok := it.msg.(*mmsproto.LinkMacToViewerPing); ok {
+				s.pings.Add(1)
+				if err = s.send(&mmsproto.LinkViewerToMacPong{}); err == nil {
+					continue
+				}
+			}
+		}
+		select {
+		case s.inbox <- inbound{item: it, at: at, err: err}:
+		case <-s.ctx.Done():
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// readUDP reads Data packets. It never blocks on the session: when the
+// queue is full the datagram is dropped and resend recovers it.
+func (s *Session) readUDP() {
+	defer s.wg.Done()
+	buf := make([]byte, 64<<10)
+	for {
+		_ = s.udp.SetReadDeadline(time.Now().Add(time.Second))
+		n, addr, err := s.udp.ReadFrom(buf)
+		if err != nil {
+			if s.ctx.Err() != nil {
+				return
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return
+		}
+		if ua, ok := addr.(*net.UDPAddr); !ok || !ua.IP.Equal(s.udpFrom) {
+			continue // only the server's datagrams
+		}
+		d := datagram{b: slices.Clone(buf[:n]), at: time.Now()}
+		select {
+		case s.udpCh <- d:
+		default:
+		}
+	}
+}
+
+// send writes one message (3.1.5.1: one message per TcpMessageHeader).
+func (s *Session) send(m mmsproto.Message) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	b := mmsproto.Marshal(m, s.wseq, uint64(time.Since(s.begin).Milliseconds()))
+	s.wseq++
+	_ = s.conn.SetWriteDeadline(time.Now().Add(s.opts.StepTimeout))
+	if _, err := s.conn.Write(b); err != nil {
+		return fmt.Errorf("mmsclient: send MID 0x%08x: %w", m.MID(), err)
+	}
+	return nil
+}
+
+type evKind uint8
+
+const (
+	evTCP evKind = iota
+	evUDP
+	evTick
+)
+
+type evt struct {
+	kind evKind
+	tcp  inbound
+	udp  datagram
+}
+
+// wait returns the next thing that happens: a TCP message or Data packet, a
+// UDP datagram, or a resend tick while packets are missing.
+func (s *Session) wait(ctx context.Context, deadline time.Time, what string) (evt, error) {
+	if len(s.backlog) > 0 && !s.draining {
+		in := s.backlog[0]
+		s.backlog = s.backlog[1:]
+		return evt{kind: evTCP, tcp: in}, nil
+	}
+	var tick <-chan time.Time
+	if s.reorder != nil && s.reorder.pending() {
+		t := time.NewTimer(s.opts.ResendRetry / 2)
+		defer t.Stop()
+		tick = t.C
+	}
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return evt{}, ctx.Err()
+	case <-s.ctx.Done():
+		return evt{}, fmt.Errorf("%w (%v)", ErrClosed, context.Cause(s.ctx))
+	case in := <-s.inbox:
+		if in.err != nil {
+			return evt{}, s.connError(in.err, what)
+		}
+		return evt{kind: evTCP, tcp: in}, nil
+	case d := <-s.udpCh:
+		return evt{kind: evUDP, udp: d}, nil
+	case <-tick:
+		return evt{kind: evTick}, nil
+	case <-timer.C:
+		return evt{}, fmt.Errorf("%w: %s", ErrTimeout, what)
+	}
+}
+
+func (s *Session) connError(err error, what string) error {
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return fmt.Errorf("%w: nothing from the server for %v while %s", ErrTimeout, s.opts.IdleTimeout, what)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("mmsclient: server closed the connection while %s: %w", what, err)
+	}
+	return fmt.Errorf("%w: while %s: %w", ErrProtocol, what, err)
+}
+
+// expect waits for a message of type T, handling Data packets and anything
+// else with handle (which may return an error). Other messages are an error
+// unless handle accepts them.
+func expect[T mmsproto.Message](s *Session, ctx context.Context, what string) (T, error) {
+	var zero T
+	deadline := time.Now().Add(s.opts.StepTimeout)
+	for {
+		e, err := s.wait(ctx, deadline, what)
+		if err != nil {
+			return zero, err
+		}
+		switch e.kind {
+		case evUDP:
+			if err := s.onDatagram(e.udp); err != nil {
+				return zero, err
+			}
+		case evTick:
+			s.onTick(time.Now())
+		case evTCP:
+			if e.tcp.item.msg == nil {
+				if err := s.onData(e.tcp.item.data, false, e.tcp.at); err != nil {
+					return zero, err
+				}
+				continue
+			}
+			if m, ok := e.tcp.item.msg.(T); ok {
+				s.lastAt = e.tcp.at
+				return m, nil
+			}
+			handled, err := s.onMessage(ctx, e.tcp)
+			if err != nil {
+				return zero, err
+			}
+			if !handled {
+				return zero, fmt.Errorf("%w: got MID 0x%08x (%T) while %s", ErrProtocol, e.tcp.item.msg.MID(), e.tcp.item.msg, what)
+			}
+		}
+	}
+}
+
+func hrError(what string, hr uint32) error {
+	if hr == mmsproto.HRAccessDenied {
+		return fmt.Errorf("%w: %s: access denied (hr 0x%08x)", ErrAuth, what, hr)
+	}
+	return fmt.Errorf("%w: %s failed with hr 0x%08x", ErrServer, what, hr)
+}
+
+func (s *Session) emit(kind event.Kind, msg string, fields map[string]any) {
+	s.ev.Emit(kind, msg, fields)
+}
+
+func (s *Session) nextPlayInc() uint32 {
+	v := s.playInc
+	s.playInc++
+	if s.playInc > 0xFE {
+		s.playInc = 9
+	}
+	return v
+}
+
+func (s *Session) nextHeaderInc() uint32 {
+	v := s.headerInc
+	s.headerInc++
+	if s.headerInc > 8 {
+		s.headerInc = 1
+	}
+	return v
+}
+
+// Header returns the ASF header of the current playlist entry.
+func (s *Session) Header() *asf.Header {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.header
+}
+
+// HeaderBytes returns the ASF file header as received: the Header Object
+// and the 50-byte Data Object header.
+func (s *Session) HeaderBytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.headerBytes
+}
+
+// Transport returns "udp" or "tcp": how Data packets arrive.
+func (s *Session) Transport() string { return s.transport }
+
+// Bandwidth returns the bandwidth (bits/s) used for stream selection: the
+// forced one, or the packet-pair estimate, capped by MaxBandwidth; 0 when
+// unknown.
+func (s *Session) Bandwidth() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats.Bandwidth
+}
+
+// Streams returns the stream numbers selected.
+func (s *Session) Streams() []uint16 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.stats.Streams)
+}
+
+// Stats returns the session's figures so far.
+func (s *Session) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Attempts = slices.Clone(st.Attempts)
+	st.Redirects = slices.Clone(st.Redirects)
+	st.Streams = slices.Clone(st.Streams)
+	if s.reorder != nil {
+		r := s.reorder.st
+		st.PacketsLostNet, st.PacketsLostCont, st.ResendRequests = r.LostNet, r.LostContNet, r.ResendRequests
+		st.Recovered, st.Resent, st.Lost, st.Late, st.Duplicates = r.Recovered, r.Resent, r.LostClient, r.Late, r.Duplicates
+	}
+	st.Elapsed = time.Since(s.begin)
+	if secs := st.Elapsed.Seconds(); secs > 0 {
+		st.AvgBps = int64(float64(st.BytesReceived*8) / secs)
+	}
+	st.Quality = 100
+	if total := uint64(st.PacketsReceived) + uint64(st.Lost); total > 0 {
+		st.Quality = uint32(100 * uint64(st.PacketsReceived) / total)
+	}
+	return st
+}

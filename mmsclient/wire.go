@@ -1,0 +1,145 @@
+package mmsclient
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/mmsgate/mmsgate/mmsproto"
+)
+
+// dataPacket is a Data packet (2.2.2) as the client handles it. Payload
+// aliases the bytes it was parsed from.
+type dataPacket struct {
+	LocationID      uint32
+	PlayIncarnation uint8
+	AFFlags         uint8
+	Payload         []byte
+}
+
+// Data packet header values (2.2.2, 4.4.1).
+const (
+	afHeaderPart     = 0x04 // ASF file header split over several packets
+	afHeaderLast     = 0x08 // last packet of the ASF file header
+	afPacketPair     = 0x10
+	locPacketPair1   = 0xF0F0F000
+	locPacketPair2   = 0xF0F0F001
+	incarnationPair  = 0xFF
+	incarnationEntry = 0xFF // new playlist entry over TCP (3.2.4.2)
+)
+
+// parseDataPacket parses one Data packet; b must hold exactly PacketSize bytes.
+func parseDataPacket(b []byte) (dataPacket, error) {
+	if len(b) < mmsproto.DataHeaderSize {
+		return dataPacket{}, fmt.Errorf("%w: Data packet of %d bytes", mmsproto.ErrShort, len(b))
+	}
+	size := int(binary.LittleEndian.Uint16(b[6:]))
+	if size != len(b) {
+		return dataPacket{}, fmt.Errorf("%w: Data packet PacketSize %d, datagram %d bytes", mmsproto.ErrBadLength, size, len(b))
+	}
+	return dataPacket{
+		LocationID:      binary.LittleEndian.Uint32(b),
+		PlayIncarnation: b[4],
+		AFFlags:         b[5],
+		Payload:         b[mmsproto.DataHeaderSize:],
+	}, nil
+}
+
+// tcpReader reads what arrives on the control connection: TcpMessageHeader
+// packets holding MMS messages, and Data packets when Data goes over TCP.
+// The two are told apart by the sessionId field (3.1.5.2).
+type tcpReader struct {
+	r       io.Reader
+	maxSize int
+	buf     []byte
+	queue   []mmsproto.Message // messages of a packet that held several
+}
+
+// tcpItem is one thing read from the control connection.
+type tcpItem struct {
+	msg  mmsproto.Message // nil for Data
+	data dataPacket
+	size int // bytes on the wire
+}
+
+var errTCPFraming = errors.New("mmsclient: bad TCP framing")
+
+func (t *tcpReader) next() (tcpItem, error) {
+	if len(t.queue) > 0 {
+		m := t.queue[0]
+		t.queue = t.queue[1:]
+		return tcpItem{msg: m}, nil
+	}
+	var head [8]byte
+	if _, err := io.ReadFull(t.r, head[:]); err != nil {
+		return tcpItem{}, err
+	}
+	if binary.LittleEndian.Uint32(head[4:]) != mmsproto.SessionID {
+		// A Data packet: PacketSize is its whole length.
+		size := int(binary.LittleEndian.Uint16(head[6:]))
+		if size < mmsproto.DataHeaderSize {
+			return tcpItem{}, fmt.Errorf("%w: Data packet size %d", errTCPFraming, size)
+		}
+		b := make([]byte, size)
+		copy(b, head[:])
+		if _, err := io.ReadFull(t.r, b[8:]); err != nil {
+			return tcpItem{}, unexpected(err)
+		}
+		d, err := parseDataPacket(b)
+		return tcpItem{data: d, size: size}, err
+	}
+	var rest [mmsproto.HeaderSize - 8]byte
+	if _, err := io.ReadFull(t.r, rest[:]); err != nil {
+		return tcpItem{}, unexpected(err)
+	}
+	hb := append(head[:], rest[:]...)
+	var h mmsproto.TcpMessageHeader
+	if err := h.Unmarshal(hb); err != nil {
+		return tcpItem{}, err
+	}
+	n := int(h.MessageLength) - 16
+	if n > t.maxSize {
+		return tcpItem{}, fmt.Errorf("%w: TcpMessageHeader messageLength %d beyond the limit of %d", mmsproto.ErrTooLarge, h.MessageLength, t.maxSize)
+	}
+	if cap(t.buf) < n {
+		t.buf = make([]byte, n)
+	}
+	body := t.buf[:n]
+	if _, err := io.ReadFull(t.r, body); err != nil {
+		return tcpItem{}, unexpected(err)
+	}
+	// Messages may alias body (tokens, packet-pair bytes): give them their own copy.
+	msgs, err := mmsproto.ParseMessages(append([]byte(nil), body...))
+	if err != nil {
+		return tcpItem{}, err
+	}
+	if len(msgs) == 0 {
+		return tcpItem{}, fmt.Errorf("%w: empty TcpMessageHeader packet", errTCPFraming)
+	}
+	t.queue = msgs[1:]
+	return tcpItem{msg: msgs[0], size: mmsproto.HeaderSize + n}, nil
+}
+
+func unexpected(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// appendResendRequest appends a RequestPacketListResend packet (2.2.5) asking
+// for up to 32 packets.
+func appendResendRequest(b []byte, clientID uint32, fileID uint32, seqs []uint32) []byte {
+	b = binary.LittleEndian.AppendUint32(b, 0xBEEFF00D)
+	b = binary.LittleEndian.AppendUint32(b, clientID)
+	b = binary.LittleEndian.AppendUint16(b, uint16(fileID))
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(seqs)))
+	for _, s := range seqs {
+		b = binary.LittleEndian.AppendUint32(b, s)
+	}
+	return b
+}
+
+// maxResendList is the most packets one RequestPacketListResend may ask for.
+const maxResendList = 32
