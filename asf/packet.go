@@ -281,3 +281,121 @@ func parsePayload(data []byte, off int, repType, offType, monType, plType uint8)
 	}
 	return pl, off + n, nil
 }
+
+// Append encodes p after dst and returns the extended slice. Field sizes
+// come from LengthTypeFlags (sequence, padding and packet length types),
+// PropertyFlags (replicated data, offset and object number types; the
+// stream number is always a BYTE) and, with MultiplePayloads, the payload
+// length type of PayloadFlags; the payload count is len(Payloads).
+// ErrorCorrectionData is written when ErrorCorrectionFlags has bit 7.
+// Replicated data is written as given; when it is nil, 8 bytes with
+// MediaObjectSize and PresentationTime are written (or, for a compressed
+// payload, the PresentationTimeDelta byte). With packetSize > 0 the packet
+// is padded with zeros to packetSize and Padding Length is set to match;
+// otherwise PaddingLength zero bytes are added. An explicit Packet Length
+// field gets the final length.
+func (p *Packet) Append(dst []byte, packetSize int) ([]byte, error) {
+	start := len(dst)
+	ltf := p.LengthTypeFlags &^ 1
+	if p.MultiplePayloads {
+		ltf |= 1
+	}
+	if p.ErrorCorrectionFlags&0x80 != 0 {
+		ltf |= 0x80
+		dst = append(dst, p.ErrorCorrectionFlags&0xf0|uint8(len(p.ErrorCorrectionData))&0x0f)
+		dst = append(dst, p.ErrorCorrectionData...)
+	} else {
+		ltf &^= 0x80
+	}
+	seqType, padType, lenType := ltf>>1&3, ltf>>3&3, ltf>>5&3
+	pf := p.PropertyFlags&^0xc0 | 0x40
+	repType, offType, monType := pf&3, pf>>2&3, pf>>4&3
+	dst = append(dst, ltf, pf)
+	lenOff := len(dst)
+	dst = appendField(dst, lenType, 0)
+	dst = appendField(dst, seqType, p.Sequence)
+	padOff := len(dst)
+	dst = appendField(dst, padType, 0)
+	dst = putU32(dst, p.SendTime)
+	dst = putU16(dst, p.Duration)
+	if !p.MultiplePayloads && len(p.Payloads) != 1 {
+		return dst[:start], fmt.Errorf("%w: single-payload packet with %d payloads", ErrPacket, len(p.Payloads))
+	}
+	plType := p.PayloadFlags >> 6
+	if p.MultiplePayloads {
+		if len(p.Payloads) == 0 || len(p.Payloads) > 63 || plType == 0 {
+			return dst[:start], fmt.Errorf("%w: %d payloads with length type %d", ErrPacket, len(p.Payloads), plType)
+		}
+		dst = append(dst, plType<<6|uint8(len(p.Payloads)))
+	}
+	for i := range p.Payloads {
+		pl := &p.Payloads[i]
+		sn := pl.StreamNumber & 0x7f
+		if pl.KeyFrame {
+			sn |= 0x80
+		}
+		dst = append(dst, sn)
+		dst = appendField(dst, monType, pl.MediaObjectNumber)
+		rep := pl.ReplicatedData
+		if pl.Compressed {
+			dst = appendField(dst, offType, pl.PresentationTime)
+			if rep == nil {
+				rep = []byte{pl.PresentationTimeDelta}
+			}
+		} else {
+			dst = appendField(dst, offType, pl.OffsetIntoMediaObject)
+		}
+		if rep == nil && !pl.Compressed {
+			dst = appendField(dst, repType, 8)
+			dst = putU32(dst, pl.MediaObjectSize)
+			dst = putU32(dst, pl.PresentationTime)
+		} else {
+			if len(rep) > maxField(repType) {
+				return dst[:start], fmt.Errorf("%w: replicated data of %d bytes does not fit its length type", ErrPacket, len(rep))
+			}
+			dst = appendField(dst, repType, uint32(len(rep)))
+			dst = append(dst, rep...)
+		}
+		if p.MultiplePayloads {
+			if len(pl.Data) > maxField(plType) {
+				return dst[:start], fmt.Errorf("%w: payload of %d bytes does not fit its length type", ErrPacket, len(pl.Data))
+			}
+			dst = appendField(dst, plType, uint32(len(pl.Data)))
+		}
+		dst = append(dst, pl.Data...)
+	}
+	pad := int(p.PaddingLength)
+	if packetSize > 0 {
+		pad = packetSize - (len(dst) - start)
+		if pad < 0 {
+			return dst[:start], fmt.Errorf("%w: %d bytes exceed packet size %d", ErrPacket, len(dst)-start, packetSize)
+		}
+	}
+	if pad > maxField(padType) {
+		return dst[:start], fmt.Errorf("%w: padding of %d bytes does not fit its length type", ErrPacket, pad)
+	}
+	for range pad {
+		dst = append(dst, 0)
+	}
+	out := dst[start:]
+	writeField(out, padOff-start, padType, uint32(pad))
+	if lenType != 0 {
+		if len(out) > maxField(lenType) {
+			return dst[:start], fmt.Errorf("%w: packet of %d bytes does not fit its Packet Length field", ErrPacket, len(out))
+		}
+		writeField(out, lenOff-start, lenType, uint32(len(out)))
+	}
+	return dst, nil
+}
+
+func appendField(b []byte, t uint8, v uint32) []byte {
+	switch t & 3 {
+	case 1:
+		return append(b, byte(v))
+	case 2:
+		return putU16(b, uint16(v))
+	case 3:
+		return putU32(b, v)
+	}
+	return b
+}
