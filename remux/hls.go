@@ -88,6 +88,16 @@ func (h *hlsOutput) audioConfig() *mpeg4audio.AudioSpecificConfig {
 	return h.audioConf
 }
 
+// currentSPS returns the SPS of the channel's init segment once known.
+func (h *hlsOutput) currentSPS() []byte {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.muxer == nil {
+		return nil
+	}
+	return h.sps
+}
+
 // beginRun starts a new producer run: its first sample goes where the
 // channel's timeline ends.
 func (h *hlsOutput) beginRun() {

@@ -53,8 +53,8 @@ type Options struct {
 	FPS           int
 	SampleRate    int
 	Channels      int
-	VideoBitrate  int // bits/s; default 1 Mbit/s
-	AudioBitrate  int // bits/s; default 128 kbit/s
+	VideoBitrate  int // bits/s; default about 0.12 bit per pixel
+	AudioBitrate  int // bits/s; default 64 kbit/s per channel
 	// StallTimeout: ffmpeg is killed and restarted when it was given input
 	// but wrote nothing for this long. Default 15 s.
 	StallTimeout time.Duration
@@ -106,12 +106,6 @@ func (o Options) withDefaults() Options {
 	}
 	if o.FFmpegPath == "" {
 		o.FFmpegPath = "ffmpeg"
-	}
-	if o.VideoBitrate <= 0 {
-		o.VideoBitrate = 1_000_000
-	}
-	if o.AudioBitrate <= 0 {
-		o.AudioBitrate = 128_000
 	}
 	if o.StallTimeout <= 0 {
 		o.StallTimeout = 15 * time.Second

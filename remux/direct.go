@@ -1,0 +1,148 @@
+package remux
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
+
+	"github.com/mmsgate/mmsgate/asf"
+)
+
+// directRemux turns H.264 and AAC carried in ASF into HLS without ffmpeg:
+// media objects are reassembled from the packets, access units handed to the
+// channel's HLS output with their ASF presentation times. When the codec
+// parameters differ from the channel's (a new SPS, another AAC
+// configuration), it says so and the pipeline switches the channel to
+// transcoding rather than break the fMP4 init segment.
+type directRemux struct {
+	hls          *hlsOutput
+	video, audio *asf.StreamProperties
+	ra           *asf.Reassembler
+	conf         *mpeg4audio.AudioSpecificConfig
+	td           wrapDecoder // 32-bit ASF milliseconds, shared by both streams
+	needKey      bool        // skip video until an IDR (start of a run)
+	sps, pps     []byte      // from the H.264 stream, for access units that lack them
+	objects      int64
+}
+
+// errSwitch means: this entry cannot go on without ffmpeg.
+type errSwitch struct{ reason string }
+
+func (e *errSwitch) Error() string { return "switch to transcoding: " + e.reason }
+
+func newDirectRemux(hls *hlsOutput, h *asf.Header, es entryStreams) (*directRemux, error) {
+	d := &directRemux{hls: hls, video: es.video, audio: es.audio, ra: asf.NewReassembler(h),
+		td: wrapDecoder{bits: 32}, needKey: true}
+	if es.audio != nil {
+		var c mpeg4audio.AudioSpecificConfig
+		if err := c.Unmarshal(es.audio.Audio.CodecData); err != nil {
+			return nil, &errSwitch{reason: fmt.Sprintf("AAC configuration unreadable: %v", err)}
+		}
+		if c.Type != mpeg4audio.ObjectTypeAACLC {
+			return nil, &errSwitch{reason: fmt.Sprintf("AAC object type %d is not AAC-LC", c.Type)}
+		}
+		if cur := hls.audioConfig(); cur != nil && (cur.SampleRate != c.SampleRate || cur.ChannelCount != c.ChannelCount) { //nolint:staticcheck
+			return nil, &errSwitch{reason: "AAC parameters differ from the channel's"}
+		}
+		d.conf = &c
+	}
+	hls.beginRun()
+	return d, nil
+}
+
+// discontinuity makes the next sample start a new run at the channel's end.
+func (d *directRemux) discontinuity() {
+	d.ra.Reset()
+	d.td = wrapDecoder{bits: 32}
+	d.needKey = true
+	d.hls.beginRun()
+}
+
+// push adds one packet. An *errSwitch error asks for transcoding from here on.
+func (d *directRemux) push(pkt *asf.Packet) error {
+	objs, _ := d.ra.Push(pkt) // gaps drop the damaged objects; the rest is valid
+	for _, o := range objs {
+		d.objects++
+		if err := d.object(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *directRemux) object(o asf.MediaObject) error {
+	switch {
+	case d.video != nil && uint16(o.StreamNumber) == d.video.StreamNumber:
+		return d.videoObject(o)
+	case d.audio != nil && uint16(o.StreamNumber) == d.audio.StreamNumber:
+		if d.needKey && d.video != nil {
+			return nil // audio waits for the video key frame that opens the run
+		}
+		pts := d.td.decode(uint64(o.PresentationTime)) * clock90k / 1000
+		return softDirect(d.hls.writeAAC(d.conf, pts, [][]byte{o.Data}))
+	}
+	return nil
+}
+
+func (d *directRemux) videoObject(o asf.MediaObject) error {
+	var au h264.AnnexB
+	if err := au.Unmarshal(o.Data); err != nil {
+		var avcc h264.AVCC
+		if err2 := avcc.Unmarshal(o.Data); err2 != nil {
+			return nil // a damaged frame: skip it
+		}
+		au = h264.AnnexB(avcc)
+	}
+	idr := h264.IsRandomAccess(au)
+	for _, nalu := range au {
+		if len(nalu) == 0 {
+			continue
+		}
+		switch h264.NALUType(nalu[0] & 0x1f) {
+		case h264.NALUTypeSPS:
+			if d.sps != nil && !bytes.Equal(d.sps, nalu) {
+				return &errSwitch{reason: "H.264 SPS changed mid-stream"}
+			}
+			if cur := d.hls.currentSPS(); cur != nil && !bytes.Equal(cur, nalu) {
+				return &errSwitch{reason: "H.264 SPS differs from the channel's"}
+			}
+			d.sps = append([]byte(nil), nalu...)
+		case h264.NALUTypePPS:
+			if d.pps != nil && !bytes.Equal(d.pps, nalu) {
+				return &errSwitch{reason: "H.264 PPS changed mid-stream"}
+			}
+			d.pps = append([]byte(nil), nalu...)
+		}
+	}
+	if d.needKey {
+		if !idr {
+			return nil
+		}
+		d.needKey = false
+	}
+	if idr && d.sps != nil && d.pps != nil && !hasNALU(au, h264.NALUTypeSPS) {
+		au = append([][]byte{d.sps, d.pps}, au...)
+	}
+	pts := d.td.decode(uint64(o.PresentationTime)) * clock90k / 1000
+	return softDirect(d.hls.writeH264(pts, au))
+}
+
+func hasNALU(au [][]byte, typ h264.NALUType) bool {
+	for _, n := range au {
+		if len(n) > 0 && h264.NALUType(n[0]&0x1f) == typ {
+			return true
+		}
+	}
+	return false
+}
+
+// softDirect keeps a sample's write error from stopping the channel.
+func softDirect(err error) error {
+	if err == nil || errors.Is(err, errHLSClosed) {
+		return err
+	}
+	return nil
+}
