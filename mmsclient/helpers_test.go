@@ -153,3 +153,40 @@ func checkNoLeak(t *testing.T) {
 		}
 	})
 }
+
+// objectKey names a media object; object numbers wrap (often 8 bits), so
+// the presentation time is part of the key.
+type objectKey struct {
+	stream uint8
+	number uint32
+	pts    uint32
+}
+
+// mediaObjects returns the media objects that the packets carry completely.
+func mediaObjects(t testing.TB, packets [][]byte) map[objectKey]bool {
+	t.Helper()
+	got := map[objectKey]uint32{}
+	size := map[objectKey]uint32{}
+	var p asf.Packet
+	for _, b := range packets {
+		if err := p.Unmarshal(b); err != nil {
+			t.Fatalf("packet does not parse: %v", err)
+		}
+		for _, pl := range p.Payloads {
+			k := objectKey{pl.StreamNumber, pl.MediaObjectNumber, pl.PresentationTime}
+			if pl.Compressed {
+				got[k], size[k] = 1, 1
+				continue
+			}
+			got[k] += uint32(len(pl.Data))
+			size[k] = pl.MediaObjectSize
+		}
+	}
+	out := map[objectKey]bool{}
+	for k, n := range got {
+		if n == size[k] {
+			out[k] = true
+		}
+	}
+	return out
+}

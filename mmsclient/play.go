@@ -260,6 +260,15 @@ func (s *Session) onData(d dataPacket, udp bool, at time.Time) error {
 	} else {
 		seq = s.seq.extend(d.AFFlags)
 	}
+	if s.probes[seq] {
+		// A tail packet that was lost, recovered by the probe.
+		delete(s.probes, seq)
+		st := &s.reorder.st
+		st.LostNet++
+		st.ResendRequests++
+		st.Recovered++
+		st.Resent++
+	}
 	s.requestResend(s.reorder.add(seq, pkt, at))
 	s.popReady()
 	return nil
@@ -403,7 +412,19 @@ func (s *Session) drainUDP(ctx context.Context) error {
 	if s.reorder == nil {
 		return nil
 	}
-	const quiet = 100 * time.Millisecond
+	// Packets lost at the very end leave no gap behind them: probe for the
+	// next few numbers (a server ignores numbers it never sent) and give
+	// the answers a moment to arrive.
+	const quiet = 300 * time.Millisecond
+	if s.seq.valid {
+		s.probes = map[uint32]bool{}
+		var ask []uint32
+		for i := uint32(1); i <= tailProbes; i++ {
+			s.probes[s.seq.high+i] = true
+			ask = append(ask, s.seq.high+i)
+		}
+		s.requestResend(ask)
+	}
 	end := time.Now().Add(s.opts.ResendTimeout + s.opts.ResendRetry)
 	last := time.Now()
 	s.draining = true
@@ -436,10 +457,14 @@ func (s *Session) drainUDP(ctx context.Context) error {
 			s.backlog = append(s.backlog, e.tcp)
 		}
 	}
+	s.probes = nil
 	s.reorder.advance(s.reorder.end, time.Now())
 	s.popReady()
 	return nil
 }
+
+// tailProbes is how many numbers past the last packet drainUDP asks for.
+const tailProbes = 3
 
 // onStreamChange follows 3.1.5.19 and 3.1.4.4: the next playlist entry.
 func (s *Session) onStreamChange(ctx context.Context, m *mmsproto.LinkMacToViewerReportStreamChange) error {

@@ -131,6 +131,7 @@ type Session struct {
 	udpSeen    bool
 	stopSent   bool
 	draining   bool // wait leaves the backlog alone
+	probes     map[uint32]bool
 }
 
 type inbound struct {
