@@ -196,7 +196,8 @@ func (h *Header) parseChild(o Object) error {
 	case MarkerObjectID:
 		h.Markers = parseMarkers(c)
 	case BitrateMutualExclusionObjectID:
-		h.MutualExclusions = append(h.MutualExclusions, parseMutualExclusion(c))
+		// first, before any Advanced Mutual Exclusion, wherever it sits
+		h.MutualExclusions = append([]MutualExclusion{parseMutualExclusion(c)}, h.MutualExclusions...)
 	case ErrorCorrectionObjectID:
 		e := &ErrorCorrection{Type: c.guid()}
 		e.Data = c.bytes(int(c.u32()))

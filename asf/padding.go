@@ -98,9 +98,10 @@ func RestorePadding(dst, pkt []byte, packetSize int) ([]byte, error) {
 }
 
 // HasKeyFrame reports whether a payload of stream starts a key-frame media
-// object (Key Frame bit set and offset 0, or a compressed payload). Stream 0
-// matches every stream; pass the video stream number to find video key
-// frames, since audio payloads normally all carry the Key Frame bit.
+// object (Key Frame bit set and offset 0, or a compressed payload with the
+// bit). Stream 0 matches every stream. Audio payloads often lack the Key
+// Frame bit although every audio object is a random access point: use
+// Header.HasKeyFrame to decide by stream type.
 func HasKeyFrame(pkt []byte, stream uint8) (bool, error) {
 	var arr [16]Payload
 	p := Packet{Payloads: arr[:0]}
@@ -113,6 +114,35 @@ func HasKeyFrame(pkt []byte, stream uint8) (bool, error) {
 			continue
 		}
 		if pl.KeyFrame && (pl.Compressed || pl.OffsetIntoMediaObject == 0) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// HasKeyFrame reports whether pkt is a good place for a viewer to join:
+// when h has video streams, a payload of a video stream starts a key-frame
+// object; in audio-only content, any payload starts a media object.
+func (h *Header) HasKeyFrame(pkt []byte) (bool, error) {
+	var arr [16]Payload
+	p := Packet{Payloads: arr[:0]}
+	if err := p.Unmarshal(pkt); err != nil {
+		return false, err
+	}
+	video := false
+	for _, s := range h.Streams {
+		video = video || s.IsVideo()
+	}
+	for i := range p.Payloads {
+		pl := &p.Payloads[i]
+		start := pl.Compressed || pl.OffsetIntoMediaObject == 0
+		if !start {
+			continue
+		}
+		if !video {
+			return true, nil
+		}
+		if s := h.Stream(uint16(pl.StreamNumber)); s != nil && s.IsVideo() && pl.KeyFrame {
 			return true, nil
 		}
 	}

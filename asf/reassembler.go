@@ -204,3 +204,18 @@ func descramble(b []byte, sp *AudioSpreadInfo) []byte {
 	}
 	return out
 }
+
+// scramble is the inverse of descramble, for the Writer.
+func scramble(b []byte, sp *AudioSpreadInfo) []byte {
+	span := int(sp.Span)
+	chunk := int(sp.VirtualChunkLength)
+	perPacket := int(sp.VirtualPacketLength) / chunk
+	out := make([]byte, len(b))
+	for off := 0; off+chunk <= len(b); off += chunk {
+		n := off / chunk
+		row, col := n/span, n%span
+		dst := (row + col*perPacket) * chunk
+		copy(out[dst:dst+chunk], b[off:off+chunk])
+	}
+	return out
+}

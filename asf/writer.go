@@ -19,6 +19,9 @@ type WriterStream struct {
 	Bitrate          uint32 // bits/s, for Stream Bitrate Properties and Extended Stream Properties
 	Language         string // e.g. "en-us": goes to the Language List
 	AvgTimePerFrame  uint64 // 100-ns units, 0 when unknown
+	// Spread, for audio, declares audio spread error correction (9.1.1);
+	// objects of VirtualPacketLength*Span bytes are scrambled as it says.
+	Spread *AudioSpreadInfo
 }
 
 // WriterConfig is what Writer needs to know before the first media object.
@@ -105,8 +108,14 @@ func (w *Writer) WriteObject(o MediaObject) error {
 		return errors.New("asf: writer closed")
 	}
 	sn := uint16(o.StreamNumber)
-	if !w.hasStream(sn) {
+	ws := w.stream(sn)
+	if ws == nil {
 		return fmt.Errorf("asf: writer: unknown stream %d", sn)
+	}
+	if sp := ws.Spread; sp != nil && sp.Span > 1 && sp.VirtualChunkLength > 0 &&
+		sp.VirtualPacketLength%sp.VirtualChunkLength == 0 &&
+		len(o.Data) == int(sp.VirtualPacketLength)*int(sp.Span) {
+		o.Data = scramble(o.Data, sp)
 	}
 	num := w.objNum[sn]
 	w.objNum[sn]++
@@ -148,13 +157,13 @@ func (w *Writer) WriteObject(o MediaObject) error {
 	return nil
 }
 
-func (w *Writer) hasStream(n uint16) bool {
-	for _, s := range w.cfg.Streams {
-		if s.Number == n {
-			return true
+func (w *Writer) stream(n uint16) *WriterStream {
+	for i := range w.cfg.Streams {
+		if w.cfg.Streams[i].Number == n {
+			return &w.cfg.Streams[i]
 		}
 	}
-	return false
+	return nil
 }
 
 func (w *Writer) startPacket(pts uint32) {
@@ -288,15 +297,25 @@ func streamPropertiesBody(s WriterStream) []byte {
 	case s.Video != nil:
 		ts = s.Video.Marshal()
 	}
+	ecType, ec := NoErrorCorrection, []byte(nil)
+	if sp := s.Spread; sp != nil {
+		ecType = AudioSpread
+		ec = append(ec, sp.Span)
+		ec = putU16(ec, sp.VirtualPacketLength)
+		ec = putU16(ec, sp.VirtualChunkLength)
+		ec = putU16(ec, uint16(len(sp.SilenceData)))
+		ec = append(ec, sp.SilenceData...)
+	}
 	var b []byte
 	b = append(b, s.Type[:]...)
-	b = append(b, NoErrorCorrection[:]...)
+	b = append(b, ecType[:]...)
 	b = putU64(b, 0)
 	b = putU32(b, uint32(len(ts)))
-	b = putU32(b, 0)
+	b = putU32(b, uint32(len(ec)))
 	b = putU16(b, s.Number)
 	b = putU32(b, 0)
-	return append(b, ts...)
+	b = append(b, ts...)
+	return append(b, ec...)
 }
 
 func mutexBody(m MutualExclusion) []byte {
@@ -336,7 +355,8 @@ func (w *Writer) extension() []byte {
 		e = putU32(e, 2) // seekable
 		e = putU16(e, s.Number)
 		li := uint16(0)
-		if s.Language != "" {
+		if w.hasLanguages() {
+			// streams without a language point at an empty entry
 			li = langIndex(s.Language)
 		}
 		e = putU16(e, li)
@@ -366,6 +386,15 @@ func (w *Writer) extension() []byte {
 	b = putU16(b, 6)
 	b = putU32(b, uint32(len(children)))
 	return append(b, children...)
+}
+
+func (w *Writer) hasLanguages() bool {
+	for _, s := range w.cfg.Streams {
+		if s.Language != "" {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *Writer) firstBitrateMutex() int {
