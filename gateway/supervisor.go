@@ -1,0 +1,504 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/mmsgate/mmsgate/event"
+)
+
+// State is a channel's health.
+type State string
+
+// Channel health states.
+const (
+	Idle         State = "idle"         // not wanted: on-demand without viewers, or stopped
+	Starting     State = "starting"     // first connection of a run
+	Live         State = "live"         // media flows
+	Reconnecting State = "reconnecting" // upstream lost after being live; viewers keep the pipeline
+	Failed       State = "failed"       // cannot start; Reason says why; retried with backoff
+)
+
+// runtime is the supervisor of one channel: one goroutine (loop) from the
+// channel's creation (or a configuration change) to its deletion.
+type runtime struct {
+	g    *Gateway
+	name string
+	wake chan struct{} // wanted-ness may have changed
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu         sync.Mutex
+	cfg        Channel
+	state      State
+	reason     string
+	since      time.Time
+	changed    chan struct{} // closed and replaced at every state change
+	manual     bool          // started by Start
+	stopped    bool          // stopped by Stop
+	hls        map[string]time.Time
+	streaming  int
+	lastViewer time.Time
+	pipe       Pipeline
+	transcoder bool // holds a transcoder slot
+	up         Upstream
+	log        *sessionLog
+	rate       rateMeter
+}
+
+func newRuntime(g *Gateway, c Channel, prev *runtime) *runtime {
+	r := &runtime{g: g, name: c.Name, cfg: c, wake: make(chan struct{}, 1), done: make(chan struct{}),
+		state: Idle, since: time.Now(), changed: make(chan struct{}), hls: map[string]time.Time{}}
+	r.ctx, r.cancel = context.WithCancel(g.ctx)
+	if prev != nil {
+		prev.mu.Lock()
+		r.manual, r.stopped, r.lastViewer = prev.manual, prev.stopped, prev.lastViewer
+		for k, v := range prev.hls {
+			r.hls[k] = v
+		}
+		prev.mu.Unlock()
+	}
+	return r
+}
+
+func (r *runtime) config() Channel {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := r.cfg
+	c.Outputs = append([]string(nil), c.Outputs...)
+	return c
+}
+
+func (r *runtime) poke() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// stop ends the supervisor and waits for it.
+func (r *runtime) stop() {
+	r.cancel()
+	<-r.done
+}
+
+func (r *runtime) setManual(on bool) {
+	r.mu.Lock()
+	r.manual, r.stopped = on, !on
+	r.mu.Unlock()
+	r.poke()
+}
+
+// viewersLocked counts viewers: streaming ones plus HLS keys seen recently.
+func (r *runtime) viewersLocked(now time.Time) int {
+	n := r.streaming
+	for k, t := range r.hls {
+		if now.Sub(t) > r.g.cfg.ViewerTimeout {
+			delete(r.hls, k)
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// wanted reports whether the channel should run now; r.mu is held.
+func (r *runtime) wantedLocked(now time.Time) bool {
+	if r.stopped {
+		return false
+	}
+	if !r.cfg.OnDemand || r.manual || r.viewersLocked(now) > 0 {
+		return true
+	}
+	return now.Sub(r.lastViewer) < r.g.cfg.Grace
+}
+
+func (r *runtime) wanted() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.wantedLocked(time.Now())
+}
+
+// watched reports whether reconnects should be quick (always-on or viewers).
+func (r *runtime) watched() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return !r.cfg.OnDemand || r.manual || r.viewersLocked(time.Now()) > 0
+}
+
+func (r *runtime) addViewer(key string, streaming bool) (func(), error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return nil, fmt.Errorf("%w: channel %q is stopped", ErrUnavailable, r.name)
+	}
+	now := time.Now()
+	_, known := r.hls[key]
+	if max := r.g.cfg.Limits.MaxViewers; max > 0 && (streaming || !known) && r.viewersLocked(now) >= max {
+		return nil, fmt.Errorf("%w: channel %q has %d viewers, the maximum", ErrLimit, r.name, max)
+	}
+	r.lastViewer = now
+	if streaming {
+		r.streaming++
+	} else {
+		r.hls[key] = now
+	}
+	r.poke()
+	release := func() {}
+	if streaming {
+		release = func() {
+			r.mu.Lock()
+			r.streaming--
+			r.lastViewer = time.Now()
+			r.mu.Unlock()
+			r.poke()
+		}
+	}
+	return release, nil
+}
+
+// waitReady waits until the channel is live (or reconnecting with a
+// pipeline that still serves its viewers) or has failed.
+func (r *runtime) waitReady(ctx context.Context) (Pipeline, error) {
+	for {
+		r.mu.Lock()
+		state, reason, pipe, changed := r.state, r.reason, r.pipe, r.changed
+		r.mu.Unlock()
+		switch {
+		case (state == Live || state == Reconnecting) && pipe != nil:
+			return pipe, nil
+		case state == Failed:
+			return nil, fmt.Errorf("%w: %s", ErrUnavailable, reason)
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			if reason != "" {
+				return nil, fmt.Errorf("%w: not live in time (%s)", ErrUnavailable, reason)
+			}
+			return nil, fmt.Errorf("%w: channel %q did not start in time", ErrUnavailable, r.name)
+		case <-r.ctx.Done():
+			return nil, fmt.Errorf("%w: channel %q stopped", ErrUnavailable, r.name)
+		}
+	}
+}
+
+func (r *runtime) setState(s State, reason string) {
+	r.mu.Lock()
+	if r.state == s && r.reason == reason {
+		r.mu.Unlock()
+		return
+	}
+	r.state, r.reason, r.since = s, reason, time.Now()
+	close(r.changed)
+	r.changed = make(chan struct{})
+	log := r.log
+	r.mu.Unlock()
+	fields := map[string]any{"state": string(s)}
+	if reason != "" {
+		fields["reason"] = reason
+	}
+	if log != nil {
+		log.emit(event.New(event.State, string(s), fields))
+	}
+	r.g.log.Info("channel state", "channel", r.name, "state", s, "reason", reason)
+	r.g.publish(StateEvent{Channel: r.name, State: s, Reason: reason, Change: "state", Time: time.Now().UTC()})
+}
+
+func (r *runtime) status() Status {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	st := Status{Name: r.name, State: r.state, Reason: r.reason, Since: r.since, OnDemand: r.cfg.OnDemand,
+		Stopped: r.stopped, Viewers: r.viewersLocked(now), Bitrate: r.rate.bitsPerSecond(now)}
+	if r.up != nil && r.state == Live {
+		st.Transport, st.Bandwidth = r.up.Transport(), r.up.Bandwidth()
+	}
+	if r.log != nil {
+		st.Session = r.log.id
+	}
+	if r.pipe != nil {
+		st.Metadata = r.pipe.Metadata()
+		if l, ok := r.pipe.(interface{ Latency() time.Duration }); ok {
+			st.Latency = l.Latency()
+		}
+	}
+	return st
+}
+
+// loop is the supervisor.
+func (r *runtime) loop() {
+	defer close(r.done)
+	defer r.closePipeline()
+	backoff := r.g.cfg.BackoffMin
+	live := false // this run has been live: failures are reconnects
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if !r.wanted() {
+			r.closePipeline()
+			r.setState(Idle, "")
+			live, backoff = false, r.g.cfg.BackoffMin
+			select {
+			case <-r.ctx.Done():
+				return
+			case <-r.wake:
+			case <-tick.C:
+			}
+			continue
+		}
+		wasLive, err := r.session(live)
+		if r.ctx.Err() != nil {
+			return
+		}
+		if wasLive {
+			live, backoff = true, r.g.cfg.BackoffMin
+		}
+		if err == nil || !r.wanted() {
+			continue
+		}
+		if live {
+			r.setState(Reconnecting, err.Error())
+		} else {
+			r.setState(Failed, err.Error())
+		}
+		max := r.g.cfg.BackoffIdle
+		if r.watched() {
+			max = r.g.cfg.BackoffActive
+		}
+		backoff = min(backoff, max)
+		t := time.NewTimer(backoff)
+		select {
+		case <-r.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(backoff*2, max)
+	}
+}
+
+func (r *runtime) closePipeline() {
+	r.mu.Lock()
+	p, tc := r.pipe, r.transcoder
+	r.pipe, r.transcoder = nil, false
+	r.mu.Unlock()
+	if p != nil {
+		if err := p.Close(); err != nil {
+			r.g.log.Warn("pipeline close", "channel", r.name, "error", err)
+		}
+	}
+	if tc {
+		r.g.release(&r.g.transcoders)
+	}
+}
+
+func (r *runtime) ensurePipeline(cfg Channel) (Pipeline, error) {
+	r.mu.Lock()
+	p := r.pipe
+	r.mu.Unlock()
+	if p != nil {
+		return p, nil
+	}
+	tc := cfg.Transcode == "always"
+	if tc {
+		if err := r.g.acquire(&r.g.transcoders, r.g.cfg.Limits.MaxTranscoders, "transcoders"); err != nil {
+			return nil, err
+		}
+	}
+	p, err := r.g.cfg.NewPipeline(cfg, r.pipelineEvent, r.g.log.With("channel", r.name))
+	if err != nil {
+		if tc {
+			r.g.release(&r.g.transcoders)
+		}
+		return nil, fmt.Errorf("pipeline: %w", err)
+	}
+	r.mu.Lock()
+	r.pipe, r.transcoder = p, tc
+	r.mu.Unlock()
+	return p, nil
+}
+
+// pipelineEvent routes the pipeline's events (transcoder restarts, stderr)
+// to the current session log.
+func (r *runtime) pipelineEvent(e event.Event) {
+	if e.Kind == event.TranscoderRestart {
+		r.g.metrics.transcoderRestarts.WithLabelValues(r.name).Inc()
+	}
+	r.mu.Lock()
+	log := r.log
+	r.mu.Unlock()
+	if log != nil {
+		log.emit(e)
+	}
+}
+
+// session runs one upstream session: dial, feed the pipeline until the
+// upstream ends or the channel is no longer wanted. wasLive reports whether
+// media flowed; err is nil when the session ended because it was not wanted.
+func (r *runtime) session(reconnect bool) (wasLive bool, err error) {
+	cfg := r.config()
+	if reconnect {
+		r.setState(Reconnecting, r.currentReason())
+		r.g.metrics.reconnects.WithLabelValues(r.name).Inc()
+	} else {
+		r.setState(Starting, "")
+	}
+	if err := r.g.acquire(&r.g.upstreams, r.g.cfg.Limits.MaxUpstreams, "upstream sessions"); err != nil {
+		return false, err
+	}
+	defer r.g.release(&r.g.upstreams)
+	pipe, err := r.ensurePipeline(cfg)
+	if err != nil {
+		return false, err
+	}
+
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	sl, err := r.g.openSessionLog(ctx, cfg.Name)
+	if err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	r.log = sl
+	r.mu.Unlock()
+	outcome, reason, stats := "failed", "", map[string]any(nil)
+	transport := ""
+	defer func() {
+		r.mu.Lock()
+		r.log, r.up = nil, nil
+		r.mu.Unlock()
+		if err != nil {
+			reason = err.Error()
+		}
+		sl.finish(transport, outcome, reason, stats)
+	}()
+
+	// Stop the session when the channel is no longer wanted.
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-r.wake:
+			case <-t.C:
+			}
+			if !r.wanted() {
+				cancel()
+				return
+			}
+		}
+	}()
+
+	prefer := ""
+	if cfg.Transport == "auto" {
+		prefer = cfg.LastTransport
+	}
+	up, err := r.g.cfg.Dial(ctx, DialRequest{Channel: cfg, PreferTransport: prefer, OnEvent: sl.emit,
+		Logger: r.g.log.With("channel", cfg.Name, "session", sl.id), DialContext: r.g.cfg.Policy.DialContext,
+		AllowHost: r.g.cfg.Policy.AllowHost})
+	if err != nil {
+		if ctx.Err() != nil && r.ctx.Err() == nil && !r.wanted() {
+			outcome = "ended"
+			return false, nil
+		}
+		return false, fmt.Errorf("dial: %w", err)
+	}
+	transport = up.Transport()
+	r.mu.Lock()
+	r.up = up
+	r.mu.Unlock()
+	defer func() {
+		if cerr := up.Close(); cerr != nil {
+			r.g.log.Debug("upstream close", "channel", r.name, "error", cerr)
+		}
+		if s := up.Stats(); len(s) > 0 {
+			stats = s
+			sl.emit(event.New(event.Stats, "final statistics", s))
+		}
+		pipe.Discontinuity()
+	}()
+	if cfg.Transport == "auto" && transport != "" && transport != cfg.LastTransport {
+		if err := r.g.cfg.Store.SetLastTransport(r.ctx, cfg.Name, transport); err == nil {
+			r.mu.Lock()
+			r.cfg.LastTransport = transport
+			r.mu.Unlock()
+		}
+	}
+	if err := pipe.WriteHeader(up.HeaderBytes()); err != nil {
+		return false, fmt.Errorf("pipeline header: %w", err)
+	}
+	r.setState(Live, "")
+	for {
+		it, err := up.Next(ctx)
+		if err != nil {
+			switch {
+			case ctx.Err() != nil && r.ctx.Err() == nil && !r.wanted():
+				outcome = "ended"
+				return true, nil
+			case r.ctx.Err() != nil:
+				outcome = "ended"
+				return true, nil
+			case errors.Is(err, io.EOF):
+				outcome = "ended"
+				return true, fmt.Errorf("upstream ended the stream")
+			default:
+				return true, fmt.Errorf("upstream: %w", err)
+			}
+		}
+		if it.Header != nil {
+			err = pipe.WriteHeader(it.Header)
+		} else {
+			r.g.metrics.upstreamBytes.WithLabelValues(r.name).Add(float64(len(it.Packet)))
+			r.mu.Lock()
+			r.rate.add(time.Now(), len(it.Packet))
+			r.mu.Unlock()
+			err = pipe.WritePacket(it.Packet)
+		}
+		if err != nil {
+			return true, fmt.Errorf("pipeline: %w", err)
+		}
+	}
+}
+
+func (r *runtime) currentReason() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.reason
+}
+
+// rateMeter measures bits per second over the last few seconds.
+type rateMeter struct {
+	buckets [8]int64 // bytes per second, ring indexed by unix second
+	stamp   [8]int64
+}
+
+func (m *rateMeter) add(now time.Time, n int) {
+	s := now.Unix()
+	i := s % int64(len(m.buckets))
+	if m.stamp[i] != s {
+		m.stamp[i], m.buckets[i] = s, 0
+	}
+	m.buckets[i] += int64(n)
+}
+
+// bitsPerSecond averages the last 5 complete seconds.
+func (m *rateMeter) bitsPerSecond(now time.Time) int64 {
+	s := now.Unix()
+	var sum int64
+	for k := int64(1); k <= 5; k++ {
+		i := (s - k) % int64(len(m.buckets))
+		if m.stamp[i] == s-k {
+			sum += m.buckets[i]
+		}
+	}
+	return sum * 8 / 5
+}
