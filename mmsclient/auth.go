@@ -39,6 +39,8 @@ func (a *authState) respond(tok []byte) ([]byte, error) {
 	// 3.1.5.8: the first two bytes of pToken say which scheme the server uses.
 	ntlm := len(tok) >= 2 && tok[0] == 0 && tok[1] == 0
 	switch {
+	case len(tok) < 2:
+		// No token: keep the scheme ConnectedEX announced.
 	case a.major >= 9 || a.major == 0:
 		a.scheme = "BASIC"
 		if ntlm {
