@@ -132,6 +132,7 @@ type Session struct {
 	stopSent   bool
 	draining   bool // wait leaves the backlog alone
 	probes     map[uint32]bool
+	nextTick   time.Time
 }
 
 type inbound struct {
@@ -417,9 +418,19 @@ func (s *Session) wait(ctx context.Context, deadline time.Time, what string) (ev
 		s.backlog = s.backlog[1:]
 		return evt{kind: evTCP, tcp: in}, nil
 	}
+	// The resend tick runs on its own schedule: a steady stream of
+	// datagrams must not keep postponing it.
 	var tick <-chan time.Time
 	if s.reorder != nil && s.reorder.pending() {
-		t := time.NewTimer(s.opts.ResendRetry / 2)
+		now := time.Now()
+		if s.nextTick.IsZero() || s.nextTick.Sub(now) > s.opts.ResendRetry {
+			s.nextTick = now.Add(s.opts.ResendRetry / 2)
+		}
+		if !now.Before(s.nextTick) {
+			s.nextTick = now.Add(s.opts.ResendRetry / 2)
+			return evt{kind: evTick}, nil
+		}
+		t := time.NewTimer(s.nextTick.Sub(now))
 		defer t.Stop()
 		tick = t.C
 	}
@@ -438,6 +449,7 @@ func (s *Session) wait(ctx context.Context, deadline time.Time, what string) (ev
 	case d := <-s.udpCh:
 		return evt{kind: evUDP, udp: d}, nil
 	case <-tick:
+		s.nextTick = time.Now().Add(s.opts.ResendRetry / 2)
 		return evt{kind: evTick}, nil
 	case <-timer.C:
 		return evt{}, fmt.Errorf("%w: %s", ErrTimeout, what)
