@@ -44,13 +44,79 @@ func newDirectRemux(hls *hlsOutput, h *asf.Header, es entryStreams) (*directRemu
 		if c.Type != mpeg4audio.ObjectTypeAACLC {
 			return nil, &errSwitch{reason: fmt.Sprintf("AAC object type %d is not AAC-LC", c.Type)}
 		}
-		if cur := hls.audioConfig(); cur != nil && (cur.SampleRate != c.SampleRate || cur.ChannelCount != c.ChannelCount) { //nolint:staticcheck
+		if cur := hls.audioConfig(); cur != nil && !sameAAC(cur, &c) {
 			return nil, &errSwitch{reason: "AAC parameters differ from the channel's"}
 		}
 		d.conf = &c
+		hls.presetAudio(&c)
+	}
+	if es.video != nil {
+		if err := d.codecData(videoCodecData(es.video)); err != nil {
+			return nil, err
+		}
 	}
 	hls.beginRun()
 	return d, nil
+}
+
+// codecData takes SPS and PPS from the stream's codec data: Annex-B (what
+// ffmpeg writes) or an avcC record.
+func (d *directRemux) codecData(cd []byte) error {
+	if len(cd) == 0 {
+		return nil
+	}
+	var nalus [][]byte
+	var au h264.AnnexB
+	if err := au.Unmarshal(cd); err == nil {
+		nalus = au
+	} else if len(cd) > 7 && cd[0] == 1 {
+		nalus = avcCParameterSets(cd)
+	}
+	for _, n := range nalus {
+		if len(n) == 0 {
+			continue
+		}
+		switch h264.NALUType(n[0] & 0x1f) {
+		case h264.NALUTypeSPS:
+			if cur := d.hls.currentSPS(); cur != nil && !bytes.Equal(cur, n) {
+				return &errSwitch{reason: "H.264 SPS differs from the channel's"}
+			}
+			d.sps = append([]byte(nil), n...)
+		case h264.NALUTypePPS:
+			d.pps = append([]byte(nil), n...)
+		}
+	}
+	return nil
+}
+
+// avcCParameterSets returns the SPS and PPS of an AVCDecoderConfigurationRecord.
+func avcCParameterSets(b []byte) [][]byte {
+	var out [][]byte
+	pos := 5
+	for _, count := range []int{1, 1} {
+		_ = count
+		if pos >= len(b) {
+			return out
+		}
+		n := int(b[pos] & 0x1f)
+		if len(out) > 0 {
+			n = int(b[pos]) // PPS count is a full byte
+		}
+		pos++
+		for range n {
+			if pos+2 > len(b) {
+				return out
+			}
+			l := int(b[pos])<<8 | int(b[pos+1])
+			pos += 2
+			if pos+l > len(b) {
+				return out
+			}
+			out = append(out, b[pos:pos+l])
+			pos += l
+		}
+	}
+	return out
 }
 
 // discontinuity makes the next sample start a new run at the channel's end.

@@ -81,6 +81,22 @@ func (h *hlsOutput) tracks() (video, audio bool) {
 	return h.wantVideo, h.wantAudio
 }
 
+// presetAudio fixes the audio configuration before the first audio sample,
+// so that the muxer can start at the first video key frame.
+func (h *hlsOutput) presetAudio(conf *mpeg4audio.AudioSpecificConfig) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.audioConf == nil && h.wantAudio {
+		c := *conf
+		h.audioConf = &c
+	}
+}
+
+// sameAAC reports whether two configurations give the same init segment.
+func sameAAC(a, b *mpeg4audio.AudioSpecificConfig) bool {
+	return a.Type == b.Type && a.SampleRate == b.SampleRate && a.ChannelConfig == b.ChannelConfig
+}
+
 // audioConfig returns the fixed audio configuration once known.
 func (h *hlsOutput) audioConfig() *mpeg4audio.AudioSpecificConfig {
 	h.mu.Lock()
@@ -173,11 +189,10 @@ func (h *hlsOutput) writeAAC(conf *mpeg4audio.AudioSpecificConfig, pts int64, au
 	if h.audioConf == nil {
 		c := *conf
 		h.audioConf = &c
-	} else if h.audioConf.SampleRate != conf.SampleRate || h.audioConf.ChannelCount != conf.ChannelCount || //nolint:staticcheck
-		h.audioConf.Type != conf.Type {
+	} else if !sameAAC(h.audioConf, conf) {
 		h.mu.Unlock()
 		return fmt.Errorf("remux: AAC parameters changed from %d Hz/%d ch to %d Hz/%d ch",
-			h.audioConf.SampleRate, h.audioConf.ChannelCount, conf.SampleRate, conf.ChannelCount) //nolint:staticcheck
+			h.audioConf.SampleRate, h.audioConf.ChannelConfig, conf.SampleRate, conf.ChannelConfig)
 	}
 	if h.muxer == nil {
 		if err := h.startLocked(); err != nil || h.muxer == nil {

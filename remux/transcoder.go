@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
 	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 
@@ -69,6 +70,12 @@ func newTranscoder(opts Options, out outParams, hls *hlsOutput) *transcoder {
 		in:      make(chan tcItem, transcoderQueue),
 		closed:  make(chan struct{}),
 		done:    make(chan struct{}),
+	}
+	if out.audio {
+		// what ffmpeg is told to make; known now, so HLS can start at the
+		// first key frame instead of waiting for the first audio
+		hls.presetAudio(&mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC,
+			SampleRate: out.sampleRate, ChannelConfig: uint8(out.channels), ChannelCount: out.channels})
 	}
 	go t.work()
 	return t
