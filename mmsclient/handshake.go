@@ -225,6 +225,7 @@ func (s *Session) readHeader(ctx context.Context, first bool) error {
 	expiries := 0
 	for {
 		inc := s.nextHeaderInc()
+		s.dataOK.Store(true)
 		err := s.send(&mmsproto.LinkViewerToMacReadBlock{
 			OpenFileID: s.fileID, Length: mmsproto.DefaultBlockMaxBytes, Flags: 0xFFFFFFFF,
 			TDeadline: 3600, PlayIncarnation: inc,

@@ -65,6 +65,7 @@ func (s *Session) play(ctx context.Context, pos startPosition, rate float64) err
 	s.playIncForStop = inc
 	s.dataInc = uint8(inc)
 	s.rebaseNext = true
+	s.locReverse = rate < 0
 	if s.reorder != nil {
 		s.reorder.reset()
 	}
@@ -253,13 +254,7 @@ func (s *Session) onData(d dataPacket, udp bool, at time.Time) error {
 		s.deliver(pkt)
 		return nil
 	}
-	var seq uint32
-	if s.rebaseNext {
-		seq = s.seq.rebase(d.AFFlags)
-		s.rebaseNext = false
-	} else {
-		seq = s.seq.extend(d.AFFlags)
-	}
+	seq := s.seqFor(d.AFFlags, d.LocationID)
 	if s.probes[seq] {
 		// A tail packet that was lost, recovered by the probe.
 		delete(s.probes, seq)
@@ -272,6 +267,57 @@ func (s *Session) onData(d dataPacket, udp bool, at time.Time) error {
 	s.requestResend(s.reorder.add(seq, pkt, at))
 	s.popReady()
 	return nil
+}
+
+// seqFor reconstructs the 32-bit sequence number of a UDP Data packet from
+// its 8-bit AFFlags (3.1.4.7). The nearest-number rule of seqTracker alone
+// misplaces a resent packet that arrives more than 128 packets late, which
+// happens at high packet rates; LocationId (the ASF packet number, moving
+// one way while playing) tells new packets from late ones, and a late one
+// is matched to the hole it fills.
+func (s *Session) seqFor(b uint8, loc uint32) uint32 {
+	t := &s.seq
+	if s.rebaseNext || !t.valid {
+		var seq uint32
+		if s.rebaseNext {
+			seq = t.rebase(b)
+		} else {
+			seq = t.extend(b)
+		}
+		s.rebaseNext = false
+		s.highLoc = loc
+		return seq
+	}
+	ahead := int64(loc) - int64(s.highLoc)
+	if s.locReverse {
+		ahead = -ahead
+	}
+	switch {
+	case ahead > 0: // a new packet, up to 256 after the highest
+		d := uint32(b - uint8(t.high))
+		if d == 0 {
+			d = 256
+		}
+		t.high += d
+		s.highLoc = loc
+		return t.high
+	case ahead == 0:
+		return t.high
+	}
+	// A late packet: at most -ahead numbers before the highest (every
+	// sequence step is at least one LocationId step).
+	back := uint32(uint8(t.high) - b)
+	if back == 0 {
+		back = 256
+	}
+	span := uint32(min(-ahead, 1<<20))
+	first := t.high - back
+	for c, n := first, uint32(back); n <= span && n <= uint32(2*s.reorder.window); c, n = c-256, n+256 {
+		if s.reorder.isMissing(c) {
+			return c
+		}
+	}
+	return first
 }
 
 func (s *Session) onPacketPair(d dataPacket, at time.Time) {

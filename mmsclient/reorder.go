@@ -206,6 +206,12 @@ func (b *reorderBuffer) tick(now time.Time) (ask []uint32) {
 	return ask
 }
 
+// isMissing reports whether seq is a hole waiting for a resend.
+func (b *reorderBuffer) isMissing(seq uint32) bool {
+	sl := b.slot(seq)
+	return b.started && sl.seq == seq && sl.state == slotMissing
+}
+
 // pending reports whether packets are still missing (the caller keeps its
 // resend timer running while true).
 func (b *reorderBuffer) pending() bool { return b.missing > 0 }

@@ -82,6 +82,7 @@ type Session struct {
 	udpFrom net.IP
 	resend  net.Addr
 	pings   atomic.Uint32
+	dataOK  atomic.Bool // a ReadBlock went out: Data packets may arrive on TCP
 
 	// The abstract data model of 3.1.1.
 	state          clientState
@@ -133,6 +134,8 @@ type Session struct {
 	draining   bool // wait leaves the backlog alone
 	probes     map[uint32]bool
 	nextTick   time.Time
+	highLoc    uint32 // LocationId of the packet with the highest sequence number
+	locReverse bool   // striding backwards: LocationId decreases
 }
 
 type inbound struct {
@@ -270,7 +273,7 @@ func (s *Session) handshake(ctx context.Context) error {
 	s.conn = conn
 	context.AfterFunc(s.ctx, func() { conn.Close() })
 	s.wg.Add(1)
-	go s.readTCP(&tcpReader{r: conn, maxSize: maxMessageSize})
+	go s.readTCP(&tcpReader{r: conn, maxSize: maxMessageSize, dataOK: s.dataOK.Load})
 
 	if s.transport == TransportUDP {
 		if err := s.openUDP(hctx); err != nil {

@@ -50,7 +50,10 @@ func parseDataPacket(b []byte) (dataPacket, error) {
 // packets holding MMS messages, and Data packets when Data goes over TCP.
 // The two are told apart by the sessionId field (3.1.5.2).
 type tcpReader struct {
-	r       io.Reader
+	r io.Reader
+	// dataOK reports whether Data packets may arrive yet (after ReadBlock);
+	// before that anything without the sessionId is garbage.
+	dataOK  func() bool
 	maxSize int
 	buf     []byte
 	queue   []mmsproto.Message // messages of a packet that held several
@@ -76,6 +79,10 @@ func (t *tcpReader) next() (tcpItem, error) {
 		return tcpItem{}, err
 	}
 	if binary.LittleEndian.Uint32(head[4:]) != mmsproto.SessionID {
+		if t.dataOK != nil && !t.dataOK() {
+			return tcpItem{}, fmt.Errorf("%w: sessionId 0x%08x where a TcpMessageHeader must start", mmsproto.ErrBadSignature,
+				binary.LittleEndian.Uint32(head[4:]))
+		}
 		// A Data packet: PacketSize is its whole length.
 		size := int(binary.LittleEndian.Uint16(head[6:]))
 		if size < mmsproto.DataHeaderSize {

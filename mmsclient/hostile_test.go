@@ -1,0 +1,217 @@
+package mmsclient
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mmsgate/mmsgate/mmsproto"
+)
+
+// fakeServer accepts connections and hands each to serve. Hostile servers
+// are written with it.
+func fakeServer(t *testing.T, serve func(c net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		ln.Close()
+		wg.Wait()
+	})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+				serve(c)
+			}()
+		}
+	}()
+	return "mmst://" + ln.Addr().String() + "/x.asf"
+}
+
+// scripted answers the handshake like a well-behaved server until answer
+// returns false for a message; answer may write anything itself.
+func scripted(answer func(c net.Conn, m mmsproto.Message) bool) func(c net.Conn) {
+	return func(c net.Conn) {
+		r := &tcpReader{r: c, maxSize: 1 << 16}
+		var seq uint16
+		send := func(m mmsproto.Message) {
+			_, _ = c.Write(mmsproto.Marshal(m, seq, 0))
+			seq++
+		}
+		for {
+			it, err := r.next()
+			if err != nil || it.msg == nil {
+				return
+			}
+			if !answer(c, it.msg) {
+				return
+			}
+			switch m := it.msg.(type) {
+			case *mmsproto.LinkViewerToMacConnect:
+				send(&mmsproto.LinkMacToViewerReportConnectedEX{PlayIncarnation: mmsproto.MMSDisablePacketPair,
+					MacToViewerProtocolRevision: mmsproto.MacToViewerProtocolRevision, ViewerToMacProtocolRevision: mmsproto.ViewerToMacProtocolRevision,
+					ServerVersionInfo: "9.1.1.3814"})
+			case *mmsproto.LinkViewerToMacFunnelInfo:
+				send(mmsproto.NewReportFunnelInfo(mmsproto.MMSDisablePacketPair, 7, nil))
+			case *mmsproto.LinkViewerToMacConnectFunnel:
+				send(&mmsproto.LinkMacToViewerReportConnectedFunnel{FunnelName: mmsproto.FunnelOfTheGods})
+			case *mmsproto.LinkViewerToMacOpenFile:
+				send(&mmsproto.LinkMacToViewerReportOpenFile{PlayIncarnation: m.PlayIncarnation, OpenFileID: 1,
+					FilePacketSize: 3200, FileBitRate: 100000, FileHeaderSize: 5000})
+			case *mmsproto.LinkViewerToMacReadBlock:
+				send(&mmsproto.LinkMacToViewerReportReadBlock{PlayIncarnation: m.PlayIncarnation})
+			}
+		}
+	}
+}
+
+func hostileDial(t *testing.T, url string) error {
+	t.Helper()
+	checkNoLeak(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	start := time.Now()
+	s, err := Dial(ctx, url, Options{StepTimeout: time.Second, IdleTimeout: 2 * time.Second, MaxHeaderSize: 1 << 20})
+	if err == nil {
+		// Some servers only misbehave once playing.
+		for err == nil {
+			_, err = s.Next(ctx)
+		}
+		s.Close()
+	}
+	if d := time.Since(start); d > 15*time.Second {
+		t.Errorf("took %v to fail", d)
+	}
+	if err == nil {
+		t.Fatal("no error")
+	}
+	t.Logf("error: %v", err)
+	return err
+}
+
+func TestHostileServers(t *testing.T) {
+	t.Run("garbage", func(t *testing.T) {
+		url := fakeServer(t, func(c net.Conn) {
+			b := make([]byte, 4096)
+			_, _ = rand.Read(b)
+			_, _ = c.Write(b)
+			_, _ = c.Read(b)
+		})
+		err := hostileDial(t, url)
+		if !errors.Is(err, ErrProtocol) && !errors.Is(err, mmsproto.ErrBadSignature) && !errors.Is(err, mmsproto.ErrBadLength) {
+			t.Errorf("want a protocol error, got %v", err)
+		}
+	})
+	t.Run("lying length", func(t *testing.T) {
+		url := fakeServer(t, func(c net.Conn) {
+			h := mmsproto.TcpMessageHeader{Rep: 1, SessionID: mmsproto.SessionID, MessageLength: 0x7FFFFFF0, Seal: mmsproto.Seal, ChunkCount: 0x7FFFFFF0 / 8}
+			_, _ = c.Write(h.Append(nil))
+			b := make([]byte, 64)
+			_, _ = c.Read(b)
+		})
+		if err := hostileDial(t, url); !errors.Is(err, mmsproto.ErrTooLarge) {
+			t.Errorf("want ErrTooLarge, got %v", err)
+		}
+	})
+	t.Run("lying chunkLen", func(t *testing.T) {
+		url := fakeServer(t, func(c net.Conn) {
+			b := mmsproto.Marshal(&mmsproto.LinkMacToViewerPing{}, 0, 0)
+			binary.LittleEndian.PutUint32(b[mmsproto.HeaderSize:], 1000) // chunkLen beyond the packet
+			_, _ = c.Write(b)
+			_, _ = c.Read(b)
+		})
+		if err := hostileDial(t, url); !errors.Is(err, mmsproto.ErrBadLength) {
+			t.Errorf("want ErrBadLength, got %v", err)
+		}
+	})
+	t.Run("endless pings", func(t *testing.T) {
+		url := fakeServer(t, func(c net.Conn) {
+			for i := uint16(0); ; i++ {
+				if _, err := c.Write(mmsproto.Marshal(&mmsproto.LinkMacToViewerPing{}, i, 0)); err != nil {
+					return
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+		})
+		if err := hostileDial(t, url); !errors.Is(err, ErrTimeout) {
+			t.Errorf("want ErrTimeout, got %v", err)
+		}
+	})
+	t.Run("stall", func(t *testing.T) {
+		url := fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) bool {
+			_, ok := m.(*mmsproto.LinkViewerToMacOpenFile)
+			if ok {
+				time.Sleep(2500 * time.Millisecond) // never answers in time
+			}
+			return !ok
+		}))
+		if err := hostileDial(t, url); !errors.Is(err, ErrTimeout) {
+			t.Errorf("want ErrTimeout, got %v", err)
+		}
+	})
+	t.Run("endless header", func(t *testing.T) {
+		url := fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) bool {
+			if rb, ok := m.(*mmsproto.LinkViewerToMacReadBlock); ok {
+				_, _ = c.Write(mmsproto.Marshal(&mmsproto.LinkMacToViewerReportReadBlock{PlayIncarnation: rb.PlayIncarnation}, 9, 0))
+				part := make([]byte, 3000)
+				for loc := uint32(0); ; loc++ {
+					d := &mmsproto.DataPacket{LocationID: loc, PlayIncarnation: uint8(rb.PlayIncarnation), AFFlags: 0x04, Payload: part}
+					if _, err := c.Write(d.Marshal()); err != nil {
+						return false
+					}
+				}
+			}
+			return true
+		}))
+		if err := hostileDial(t, url); !errors.Is(err, ErrProtocol) {
+			t.Errorf("want ErrProtocol (header too large), got %v", err)
+		}
+	})
+	t.Run("redirect loop", func(t *testing.T) {
+		var url string
+		url = fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) bool {
+			if _, ok := m.(*mmsproto.LinkViewerToMacOpenFile); ok {
+				_, _ = c.Write(mmsproto.Marshal(&mmsproto.LinkMacToViewerReportRedirect{RedirectType: mmsproto.RedirectURL, Location: url}, 5, 0))
+				return false
+			}
+			return true
+		}))
+		if err := hostileDial(t, url); !errors.Is(err, ErrRedirects) {
+			t.Errorf("want ErrRedirects, got %v", err)
+		}
+	})
+	t.Run("garbage header", func(t *testing.T) {
+		url := fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) bool {
+			if rb, ok := m.(*mmsproto.LinkViewerToMacReadBlock); ok {
+				_, _ = c.Write(mmsproto.Marshal(&mmsproto.LinkMacToViewerReportReadBlock{PlayIncarnation: rb.PlayIncarnation}, 9, 0))
+				part := make([]byte, 500)
+				_, _ = rand.Read(part)
+				d := &mmsproto.DataPacket{PlayIncarnation: uint8(rb.PlayIncarnation), AFFlags: 0x0C, Payload: part}
+				_, _ = c.Write(d.Marshal())
+				return false
+			}
+			return true
+		}))
+		if err := hostileDial(t, url); !errors.Is(err, ErrProtocol) {
+			t.Errorf("want ErrProtocol, got %v", err)
+		}
+	})
+}
