@@ -111,8 +111,9 @@ func (a *API) Mount(r chi.Router) {
 	r.With(a.cors).Options("/asf/{name}", a.preflight)
 }
 
-// Instrument counts requests by route pattern and code; wrap the router
-// that Mount filled with it.
+// Instrument counts requests by route pattern and code. Install it with
+// Use on the chi router that Mount fills (before Mount), so that the route
+// pattern is known when the request is counted.
 func (a *API) Instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}

@@ -59,8 +59,9 @@ func newEnv(t *testing.T, private bool) *testEnv {
 		t.Fatal(err)
 	}
 	r := chi.NewRouter()
+	r.Use(a.Instrument)
 	a.Mount(r)
-	srv := httptest.NewServer(a.Instrument(r))
+	srv := httptest.NewServer(r)
 	t.Cleanup(func() {
 		srv.Close()
 		g.Close(context.Background())

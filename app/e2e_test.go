@@ -1,0 +1,246 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mmsgate/mmsgate/internal/fixture"
+	"github.com/mmsgate/mmsgate/mmsserver"
+)
+
+// fixtureDir caches generated clips across tests and test runs.
+func fixtureDir(t *testing.T) string {
+	d := filepath.Join(os.TempDir(), "mmsgate-fixtures")
+	if err := os.MkdirAll(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func h264Clip(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("ffmpeg"); err != nil {
+		t.Skip("ffmpeg not installed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	p, err := fixture.Generate(ctx, fixtureDir(t), fixture.H264())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// upstreamServer runs an mmsserver with the clip looped live at /live.
+type upstreamServer struct {
+	srv  *mmsserver.Server
+	addr string
+}
+
+func startUpstream(t *testing.T, clip, addr string) *upstreamServer {
+	t.Helper()
+	srv := &mmsserver.Server{}
+	if err := srv.AddLive("live", clip); err != nil {
+		t.Fatal(err)
+	}
+	var ln net.Listener
+	var err error
+	for i := 0; i < 50; i++ { // the port of a killed server may take a moment to free
+		ln, err = net.Listen("tcp", addr)
+		if err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	u := &upstreamServer{srv: srv, addr: ln.Addr().String()}
+	t.Cleanup(func() { u.stop() })
+	return u
+}
+
+func (u *upstreamServer) stop() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	u.srv.Shutdown(ctx)
+}
+
+// logBuffer collects every log line of the app.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+type env struct {
+	app  *App
+	srv  *httptest.Server
+	logs *logBuffer
+}
+
+func startApp(t *testing.T, cfg Config) *env {
+	t.Helper()
+	logs := &logBuffer{}
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	cfg.NoDemo = true
+	if cfg.AllowUpstream == nil {
+		cfg.AllowUpstream = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(func() {
+		srv.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		a.Close(ctx)
+	})
+	return &env{app: a, srv: srv, logs: logs}
+}
+
+func (e *env) call(t *testing.T, method, path string, body any) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, e.srv.URL+path, rd)
+	req.Header.Set("Authorization", "Bearer "+e.app.APIToken())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func ffprobeStreams(t *testing.T, url string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rw_timeout", "20000000",
+		"-show_entries", "stream=codec_name", "-of", "csv=p=0", url).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ffprobe %s: %v\n%s", url, err, out)
+	}
+	return string(out)
+}
+
+func TestEndToEnd(t *testing.T) {
+	clip := h264Clip(t)
+	up := startUpstream(t, clip, "127.0.0.1:0")
+	e := startApp(t, Config{})
+	const password = "Secr3t-for-e2e-Ünïcode"
+	code, body := e.call(t, "POST", "/api/v1/channels", map[string]any{"name": "e2e",
+		"url": "mms://" + up.addr + "/live", "username": "viewer", "password": password, "outputs": []string{"hls", "asf"}})
+	if code != 201 {
+		t.Fatalf("create: %d %s", code, body)
+	}
+	resp, err := http.Get(e.srv.URL + "/hls/e2e/index.m3u8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(pl), "#EXTM3U") {
+		t.Fatalf("playlist: %d %s", resp.StatusCode, pl)
+	}
+	if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+		t.Errorf("no CORS header on HLS")
+	}
+	if got := ffprobeStreams(t, e.srv.URL+"/hls/e2e/index.m3u8"); !strings.Contains(got, "h264") || !strings.Contains(got, "aac") {
+		t.Fatalf("HLS streams: %q", got)
+	}
+	if got := ffprobeStreams(t, e.srv.URL+"/asf/e2e"); !strings.Contains(got, "h264") || !strings.Contains(got, "aac") {
+		t.Fatalf("ASF streams: %q", got)
+	}
+	code, body = e.call(t, "GET", "/api/v1/channels/e2e/status", nil)
+	var st map[string]any
+	json.Unmarshal(body, &st)
+	if code != 200 || st["state"] != "live" || st["transport"] == "" {
+		t.Fatalf("status: %d %s", code, body)
+	}
+	// The session log shows the protocol timeline.
+	code, body = e.call(t, "GET", "/api/v1/channels/e2e/sessions", nil)
+	var sessions struct {
+		Items []struct{ ID int64 }
+		Total int
+	}
+	json.Unmarshal(body, &sessions)
+	if code != 200 || sessions.Total < 1 {
+		t.Fatalf("sessions: %d %s", code, body)
+	}
+	code, body = e.call(t, "GET", fmt.Sprintf("/api/v1/sessions/%d/log", sessions.Items[0].ID), nil)
+	for _, kind := range []string{`"kind":"attempt"`, `"kind":"header"`, `"kind":"playing"`, `"kind":"state"`} {
+		if !bytes.Contains(body, []byte(kind)) {
+			t.Errorf("session log lacks %s: %s", kind, body)
+		}
+	}
+	// /metrics counts the viewer.
+	resp, err = http.Get(e.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`mmsgate_viewers\{channel="e2e"\} [1-9]`).Match(m) {
+		t.Errorf("metrics do not count the viewer:\n%s", grepLines(m, "mmsgate_"))
+	}
+	for _, want := range []string{`mmsgate_channels{state="live"} 1`,
+		`mmsgate_viewer_requests_total{channel="e2e",output="hls"}`, `mmsgate_http_requests_total{code="200",route="/hls/{name}/*"}`} {
+		if !bytes.Contains(m, []byte(want)) {
+			t.Errorf("metrics lack %s:\n%s", want, grepLines(m, "mmsgate_"))
+		}
+	}
+	if bytes.Contains(m, []byte("upstream_bytes_total{channel=\"e2e\"} 0")) {
+		t.Errorf("no upstream bytes counted")
+	}
+	_ = body
+	_ = password
+}
+
+func grepLines(b []byte, s string) string {
+	var out []string
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, s) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
