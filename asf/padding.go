@@ -7,10 +7,11 @@ import (
 // StripPadding appends pkt to dst without its Padding Data and with Padding
 // Length set to 0, as MS-MMSP 2.2.2 asks of a server before it puts an ASF
 // data packet into a Data packet. The Padding Length field keeps its size,
-// so that RestorePadding gives back the original bytes. An explicit Packet
-// Length field is set to the new length. With multiOnly, packets that do not
-// carry multiple payloads are appended unchanged. Packets without padding
-// are appended unchanged.
+// so that RestorePadding gives back the original bytes (Padding Data comes
+// back as zeros: some Microsoft encoders left stale bytes there). An
+// explicit Packet Length field (when not 0) is set to the new length. With
+// multiOnly, packets that do not carry multiple payloads are appended
+// unchanged. Packets without padding are appended unchanged.
 func StripPadding(dst, pkt []byte, multiOnly bool) ([]byte, error) {
 	var p Packet
 	if err := p.parseInfo(pkt); err != nil {
@@ -25,7 +26,7 @@ func StripPadding(dst, pkt []byte, multiOnly bool) ([]byte, error) {
 	dst = append(dst, pkt[:n]...)
 	out := dst[start:]
 	writeField(out, l.padOff, l.padType, 0)
-	if l.pktLenType != 0 {
+	if l.pktLenType != 0 && readField(pkt, l.pktLenOff, l.pktLenType) != 0 {
 		if n > maxField(l.pktLenType) {
 			return dst[:start], fmt.Errorf("%w: length %d does not fit the Packet Length field", ErrPacket, n)
 		}
@@ -41,8 +42,8 @@ func maxField(t uint8) int { return [4]int{0, 0xff, 0xffff, 0xffffffff}[t&3] }
 // the packet has no Padding Length field, one is added through the Length
 // Type Flags (BYTE when the padding fits, else WORD or DWORD); a field too
 // small for the new padding is widened the same way. An explicit Packet
-// Length field is set to packetSize. The result parses to the same payloads
-// as pkt.
+// Length field (when not 0) is set to packetSize. The result parses to the
+// same payloads as pkt.
 func RestorePadding(dst, pkt []byte, packetSize int) ([]byte, error) {
 	var p Packet
 	if err := p.parseInfo(pkt); err != nil {
@@ -73,7 +74,8 @@ func RestorePadding(dst, pkt []byte, packetSize int) ([]byte, error) {
 			return dst, fmt.Errorf("%w: cannot express padding of %d bytes", ErrPacket, pad)
 		}
 	}
-	if l.pktLenType != 0 && packetSize > maxField(l.pktLenType) {
+	explicitLen := l.pktLenType != 0 && readField(pkt, l.pktLenOff, l.pktLenType) != 0
+	if explicitLen && packetSize > maxField(l.pktLenType) {
 		return dst, fmt.Errorf("%w: packet size %d does not fit the Packet Length field", ErrPacket, packetSize)
 	}
 	start := len(dst)
@@ -88,7 +90,7 @@ func RestorePadding(dst, pkt []byte, packetSize int) ([]byte, error) {
 	out := dst[start:]
 	out[l.ltfOff] = out[l.ltfOff]&^0x18 | newType<<3
 	writeField(out, l.padOff, newType, uint32(pad))
-	if l.pktLenType != 0 {
+	if explicitLen {
 		writeField(out, l.pktLenOff, l.pktLenType, uint32(packetSize))
 	}
 	if len(out) != packetSize {

@@ -130,15 +130,17 @@ func (r *Reassembler) Push(p *Packet) ([]MediaObject, error) {
 			st.active, st.number, st.size, st.pts, st.key = true, pl.MediaObjectNumber, pl.MediaObjectSize,
 				pl.PresentationTime, pl.KeyFrame
 			st.buf = make([]byte, 0, pl.MediaObjectSize)
-		} else if !st.active || st.number != pl.MediaObjectNumber || uint32(len(st.buf)) != pl.OffsetIntoMediaObject {
+		} else if !st.active || st.number != pl.MediaObjectNumber || uint32(len(st.buf)) != pl.OffsetIntoMediaObject ||
+			st.size != pl.MediaObjectSize {
 			errs = append(errs, fmt.Errorf("%w: stream %d: fragment at offset %d of media object %d without its beginning",
 				ErrGap, pl.StreamNumber, pl.OffsetIntoMediaObject, pl.MediaObjectNumber))
 			st.active = false
 			st.buf = nil
 			continue
 		}
+		// parsePayload guarantees offset+len(Data) <= MediaObjectSize
 		st.buf = append(st.buf, pl.Data...)
-		if uint32(len(st.buf)) >= st.size {
+		if uint32(len(st.buf)) == st.size {
 			data := st.buf
 			if st.spread != nil {
 				data = descramble(data, st.spread)
