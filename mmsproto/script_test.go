@@ -1,0 +1,195 @@
+package mmsproto
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testASF is the little this package's tests need to know about an ASF file
+// to stream it: the MMS "ASF file header" (Header Object plus the 50-byte
+// Data Object prefix, 2.2.2) and the fixed-size data packets.
+type testASF struct {
+	header     []byte
+	packets    [][]byte
+	packetSize int
+	duration   float64 // seconds
+	bitRate    uint32
+}
+
+var asfFilePropertiesGUID = []byte{0xA1, 0xDC, 0xAB, 0x8C, 0x47, 0xA9, 0xCF, 0x11, 0x8E, 0xE4, 0x00, 0xC0, 0x0C, 0x20, 0x53, 0x65}
+
+func loadTestASF(path string) (*testASF, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 30 {
+		return nil, errors.New("short ASF file")
+	}
+	hsize := int(binary.LittleEndian.Uint64(b[16:]))
+	if hsize+50 > len(b) {
+		return nil, errors.New("bad header size")
+	}
+	f := &testASF{header: b[:hsize+50]}
+	i := bytes.Index(b[:hsize], asfFilePropertiesGUID)
+	if i < 0 || i+104 > hsize {
+		return nil, errors.New("no File Properties Object")
+	}
+	fp := b[i:]
+	f.duration = float64(binary.LittleEndian.Uint64(fp[64:])) / 1e7
+	preroll := float64(binary.LittleEndian.Uint64(fp[80:])) / 1e3
+	f.duration = math.Max(0, f.duration-preroll)
+	f.packetSize = int(binary.LittleEndian.Uint32(fp[92:]))
+	f.bitRate = binary.LittleEndian.Uint32(fp[100:])
+	count := binary.LittleEndian.Uint64(fp[56:])
+	if f.packetSize <= 0 || f.packetSize > 0xFFF0 {
+		return nil, fmt.Errorf("packet size %d", f.packetSize)
+	}
+	data := b[hsize+50:]
+	for n := uint64(0); n < count && len(data) >= f.packetSize; n++ {
+		f.packets = append(f.packets, data[:f.packetSize])
+		data = data[f.packetSize:]
+	}
+	return f, nil
+}
+
+// captured is one message the client sent, with its exact bytes.
+type captured struct {
+	raw []byte
+	msg Message
+}
+
+// scriptedServer answers just enough of section 3.2 to lead a real client
+// (FFmpeg, VLC) through a whole TCP session with this package's own
+// messages: it is a test double for the wire format, not the server.
+type scriptedServer struct {
+	t    *testing.T
+	ln   net.Listener
+	file *testASF
+
+	mu       sync.Mutex
+	got      []captured
+	done     chan struct{}
+	ended    chan struct{} // closed once EndOfStream of a StartPlaying is sent
+	serveErr error
+}
+
+func newScriptedServer(t *testing.T, file *testASF) *scriptedServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scriptedServer{t: t, ln: ln, file: file, done: make(chan struct{}), ended: make(chan struct{})}
+	go s.serve()
+	t.Cleanup(func() { ln.Close(); <-s.done })
+	return s
+}
+
+func (s *scriptedServer) addr() string { return s.ln.Addr().String() }
+
+func (s *scriptedServer) messages() []captured {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]captured(nil), s.got...)
+}
+
+func (s *scriptedServer) serve() {
+	defer close(s.done)
+	conn, err := s.ln.Accept()
+	if err != nil {
+		return
+	}
+	defer conn.Close()
+	// Only one connection is served; stop accepting so a second client fails fast.
+	s.ln.Close()
+	err = s.session(conn)
+	s.mu.Lock()
+	s.serveErr = err
+	s.mu.Unlock()
+}
+
+func (s *scriptedServer) session(conn net.Conn) error {
+	var raw bytes.Buffer
+	rd := NewReader(io.TeeReader(conn, &raw), DefaultMaxSize)
+	var seq uint16
+	send := func(msgs ...Message) error {
+		var b []byte
+		for _, m := range msgs {
+			if _, ok := m.(*DataPacket); !ok {
+				b = AppendMarshal(b, m, seq, 0)
+				seq++
+				continue
+			}
+			b = AppendMarshal(b, m, 0, 0)
+		}
+		conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		_, err := conn.Write(b)
+		return err
+	}
+	f := s.file
+	const openFileID = 1
+	ended := false
+	for {
+		conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+		m, err := rd.Next()
+		if err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			return err
+		}
+		s.mu.Lock()
+		s.got = append(s.got, captured{raw: bytes.Clone(raw.Bytes()), msg: m})
+		s.mu.Unlock()
+		raw.Reset()
+		switch m := m.(type) {
+		case *LinkViewerToMacConnect:
+			err = send(NewReportConnectedEX(MMSDisablePacketPair, "9.1.1.3814", ""))
+		case *LinkViewerToMacFunnelInfo:
+			err = send(NewReportFunnelInfo(MMSDisablePacketPair, 0xC0FFEE, nil))
+		case *LinkViewerToMacConnectFunnel:
+			err = send(&LinkMacToViewerReportConnectedFunnel{FunnelName: FunnelOfTheGods})
+		case *LinkViewerToMacOpenFile:
+			err = send(&LinkMacToViewerReportOpenFile{
+				PlayIncarnation: m.PlayIncarnation, OpenFileID: openFileID,
+				FileAttributes: FileAttributeCanSeek | FileAttributeCanStride,
+				FileDuration:   f.duration, FileBlocks: uint32(math.Ceil(f.duration)),
+				FilePacketSize: uint32(f.packetSize), FilePacketCount: uint64(len(f.packets)),
+				FileBitRate: f.bitRate, FileHeaderSize: uint32(len(f.header)),
+			})
+		case *LinkViewerToMacReadBlock:
+			err = send(&LinkMacToViewerReportReadBlock{PlayIncarnation: m.PlayIncarnation},
+				&DataPacket{PlayIncarnation: uint8(m.PlayIncarnation), AFFlags: AFFlagsHeaderLast, Payload: f.header})
+		case *LinkViewerToMacStreamSwitch:
+			err = send(&LinkMacToViewerReportStreamSwitch{})
+		case *LinkViewerToMacStartPlaying:
+			msgs := []Message{&LinkMacToViewerReportStartedPlaying{PlayIncarnation: m.PlayIncarnation, TigerFileID: openFileID}}
+			for i, p := range f.packets {
+				msgs = append(msgs, &DataPacket{LocationID: uint32(i), PlayIncarnation: uint8(m.PlayIncarnation), AFFlags: uint8(i), Payload: p})
+			}
+			msgs = append(msgs, &LinkMacToViewerReportEndOfStream{PlayIncarnation: m.PlayIncarnation})
+			err = send(msgs...)
+			if err == nil && !ended {
+				ended = true
+				close(s.ended)
+			}
+		case *LinkViewerToMacStopPlaying:
+			err = send(&LinkMacToViewerReportEndOfStream{PlayIncarnation: m.PlayIncarnation})
+		case *LinkViewerToMacCloseFile:
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
