@@ -36,7 +36,7 @@ func allMessages() []Message {
 		&LinkViewerToMacCloseFile{PlayIncarnation: 1, OpenFileID: 5},
 		&LinkViewerToMacConnect{PlayIncarnation: MMSUsePacketPair, MacToViewerProtocolRevision: MacToViewerProtocolRevision,
 			ViewerToMacProtocolRevision: ViewerToMacProtocolRevision,
-			SubscriberName: "NSPlayer/9.0.0.2980; {3300AD50-2C39-46c0-AE0A-70A7E2BE3F2A}; Host: example.com\x00HOST: example.com:1755\x00VIA: proxy/1.0"},
+			SubscriberName:              "NSPlayer/9.0.0.2980; {3300AD50-2C39-46c0-AE0A-70A7E2BE3F2A}; Host: example.com\x00HOST: example.com:1755\x00VIA: proxy/1.0"},
 		&LinkViewerToMacConnectFunnel{MaxBlockBytes: 0xFFFFFFFF, MaxBitRate: DefaultMaxBitRate, FunnelMode: FunnelMode, FunnelName: `\\192.168.0.1\UDP\7000`},
 		&LinkViewerToMacFunnelInfo{PlayIncarnation: MMSPacketPairTCPHighEntropy},
 		&LinkViewerToMacLogging{Log: testClientLog()},
