@@ -174,4 +174,3 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	log.Info("stopped")
 	return nil
 }
-

@@ -196,4 +196,3 @@ func TestSurvivesKill(t *testing.T) {
 		})
 	}
 }
-
