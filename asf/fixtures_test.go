@@ -176,3 +176,5 @@ func runJSON(t testing.TB, v any, name string, args ...string) {
 		t.Fatalf("%s: %v", name, err)
 	}
 }
+
+func readFileBytes(path string) ([]byte, error) { return os.ReadFile(path) }

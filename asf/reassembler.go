@@ -45,7 +45,10 @@ type reassemblyState struct {
 	buf      []byte
 	haveLast bool // last is the number of the last object started
 	last     uint32
-	spread   *AudioSpreadInfo
+	// lastAlt is also accepted as the last number: after a compressed
+	// payload of k sub-payloads writers count either one object or k.
+	lastAlt uint32
+	spread  *AudioSpreadInfo
 }
 
 // NewReassembler returns a Reassembler for the streams of h (which gives
@@ -99,6 +102,7 @@ func (r *Reassembler) Push(p *Packet) ([]MediaObject, error) {
 					PresentationTime: pl.PresentationTime + k*uint32(pl.PresentationTimeDelta),
 					KeyFrame:         pl.KeyFrame, Data: append([]byte(nil), sub...)})
 				data = rest
+				st.lastAlt = pl.MediaObjectNumber + k
 			}
 			continue
 		}
@@ -178,9 +182,9 @@ func (st *reassemblyState) abandon(stream uint8, why string) error {
 // checkNumber verifies that object numbers of a stream count up by one,
 // modulo the width of the Media Object Number field.
 func (st *reassemblyState) checkNumber(stream uint8, n, mask uint32) error {
-	prev, had := st.last, st.haveLast
-	st.last, st.haveLast = n, true
-	if !had || mask == 0 || (prev+1)&mask == n&mask || prev&mask == n&mask {
+	prev, alt, had := st.last, st.lastAlt, st.haveLast
+	st.last, st.lastAlt, st.haveLast = n, n, true
+	if !had || mask == 0 || (prev+1)&mask == n&mask || prev&mask == n&mask || (alt+1)&mask == n&mask {
 		return nil
 	}
 	return fmt.Errorf("%w: stream %d: media objects %d..%d missing", ErrGap, stream, (prev+1)&mask, (n-1)&mask)

@@ -1,7 +1,9 @@
 package asf
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -187,5 +189,178 @@ func TestHasKeyFrame(t *testing.T) {
 				t.Errorf("%d packets with key frames, ffprobe has %d key frames", found, len(keys))
 			}
 		})
+	}
+}
+
+// TestReassemblerGaps drops packets from a real file and expects ErrGap
+// for every loss that touches a media object, and intact objects around it.
+func TestReassemblerGaps(t *testing.T) {
+	f, _ := openTestFile(t, generatedFiles(t)[0]) // WMV2 + WMA2
+	var pkts [][]byte
+	for n := uint64(0); n < f.PacketCount; n++ {
+		b, err := f.ReadPacket(n, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkts = append(pkts, b)
+	}
+	want := readObjects(t, f)
+	// find a packet in the middle of a video object: a payload with offset > 0
+	var p Packet
+	mid := -1
+	for i := 10; i < len(pkts) && mid < 0; i++ {
+		if err := p.Unmarshal(pkts[i]); err != nil {
+			t.Fatal(err)
+		}
+		for _, pl := range p.Payloads {
+			if pl.OffsetIntoMediaObject > 0 && i+1 < len(pkts) {
+				mid = i
+			}
+		}
+	}
+	if mid < 0 {
+		t.Fatal("no fragmented object in the fixture")
+	}
+	r := NewReassembler(f.Header)
+	var gaps int
+	got := map[uint8][]MediaObject{}
+	for i, b := range pkts {
+		if i == mid {
+			continue // lost
+		}
+		if err := p.Unmarshal(b); err != nil {
+			t.Fatal(err)
+		}
+		objs, err := r.Push(&p)
+		if err != nil {
+			if !errors.Is(err, ErrGap) {
+				t.Fatalf("packet %d: %v", i, err)
+			}
+			gaps++
+		}
+		for _, o := range objs {
+			got[o.StreamNumber] = append(got[o.StreamNumber], o)
+		}
+	}
+	if gaps == 0 {
+		t.Fatal("losing packet", mid, "went unnoticed")
+	}
+	// every object delivered is one of the originals, byte for byte
+	for sn, objs := range got {
+		orig := map[uint32][]byte{}
+		for _, o := range want[sn] {
+			orig[o.PresentationTime] = o.Data
+		}
+		for _, o := range objs {
+			if !bytes.Equal(orig[o.PresentationTime], o.Data) {
+				t.Errorf("stream %d: damaged object at %d ms delivered", sn, o.PresentationTime)
+			}
+		}
+		if len(objs) >= len(want[sn]) && sn == uint8(videoStream(f.Header)) {
+			t.Errorf("stream %d: %d objects despite the loss (of %d)", sn, len(objs), len(want[sn]))
+		}
+	}
+}
+
+func videoStream(h *Header) uint16 {
+	for _, s := range h.Streams {
+		if s.IsVideo() {
+			return s.StreamNumber
+		}
+	}
+	return 0
+}
+
+// TestReassemblerMissingObject: whole objects lost between packets are
+// reported by their Media Object Numbers; Reset forgets the history.
+func TestReassemblerMissingObject(t *testing.T) {
+	mk := func(num uint32, off, size uint32, data string) *Packet {
+		return &Packet{PropertyFlags: 0x5d, Payloads: []Payload{{StreamNumber: 1, MediaObjectNumber: num,
+			OffsetIntoMediaObject: off, MediaObjectSize: size, PresentationTime: 100 * num, Data: []byte(data)}}}
+	}
+	r := NewReassembler(nil)
+	if objs, err := r.Push(mk(1, 0, 3, "abc")); err != nil || len(objs) != 1 || string(objs[0].Data) != "abc" {
+		t.Fatalf("%v %v", objs, err)
+	}
+	objs, err := r.Push(mk(4, 0, 2, "de"))
+	if !errors.Is(err, ErrGap) || len(objs) != 1 {
+		t.Fatalf("objects 2..3 missing: %v %v", objs, err)
+	}
+	if _, err := r.Push(mk(5, 0, 4, "fg")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Push(mk(5, 3, 4, "h")); !errors.Is(err, ErrGap) {
+		t.Fatalf("hole inside object 5: %v", err)
+	}
+	if _, err := r.Push(mk(6, 0, 4, "ij")); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Flush(); !errors.Is(err, ErrGap) {
+		t.Fatalf("object 6 incomplete at the end: %v", err)
+	}
+	r.Reset()
+	if _, err := r.Push(mk(200, 0, 1, "k")); err != nil {
+		t.Fatalf("after Reset: %v", err)
+	}
+	// wrap-around of a BYTE object number is not a gap
+	if _, err := r.Push(mk(255, 0, 1, "l")); !errors.Is(err, ErrGap) {
+		t.Fatalf("jump 200 -> 255: %v", err)
+	}
+	if _, err := r.Push(mk(256, 0, 1, "m")); err != nil {
+		t.Fatalf("255 -> 0: %v", err)
+	}
+	// size limit
+	r.MaxObjectSize = 10
+	if _, err := r.Push(mk(257, 0, 11, "n")); err == nil {
+		t.Fatal("object over MaxObjectSize accepted")
+	}
+}
+
+// TestReassemblerCompressed: sub-payloads become media objects with
+// presentation times spaced by the delta.
+func TestReassemblerCompressed(t *testing.T) {
+	p := Packet{LengthTypeFlags: 0x10, PropertyFlags: 0x5d, SendTime: 5, Payloads: []Payload{{StreamNumber: 3,
+		KeyFrame: true, MediaObjectNumber: 9, Compressed: true, PresentationTime: 1000, PresentationTimeDelta: 20,
+		Data: []byte{2, 'a', 'b', 1, 'c', 3, 'd', 'e', 'f'}}}}
+	b, err := p.Append(nil, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q Packet
+	if err := q.Unmarshal(b); err != nil {
+		t.Fatal(err)
+	}
+	objs, err := NewReassembler(nil).Push(&q)
+	if err != nil || len(objs) != 3 {
+		t.Fatalf("%v %v", objs, err)
+	}
+	for i, want := range []string{"ab", "c", "def"} {
+		o := objs[i]
+		if string(o.Data) != want || o.PresentationTime != uint32(1000+20*i) || o.Number != uint32(9+i) || !o.KeyFrame {
+			t.Errorf("sub-payload %d: %+v", i, o)
+		}
+	}
+}
+
+// TestReassemblerCompressedNumbering: after a compressed payload the next
+// object may count the sub-payloads or not; neither is a gap.
+func TestReassemblerCompressedNumbering(t *testing.T) {
+	comp := func(num uint32) *Packet {
+		return &Packet{PropertyFlags: 0x5d, Payloads: []Payload{{StreamNumber: 1, MediaObjectNumber: num,
+			Compressed: true, PresentationTime: 10, PresentationTimeDelta: 5, Data: []byte{1, 'a', 1, 'b', 1, 'c'}}}}
+	}
+	for _, next := range []uint32{11, 13} {
+		r := NewReassembler(nil)
+		if _, err := r.Push(comp(10)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Push(comp(next)); err != nil {
+			t.Errorf("next object %d: %v", next, err)
+		}
+	}
+	r := NewReassembler(nil)
+	_, _ = r.Push(comp(10))
+	if _, err := r.Push(comp(20)); !errors.Is(err, ErrGap) {
+		t.Errorf("10 -> 20: %v", err)
 	}
 }

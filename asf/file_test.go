@@ -1,0 +1,157 @@
+package asf
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestPacketForTimeSimpleIndex: glass.wmv has a Simple Index Object; the
+// packet it gives for a time starts a video key frame no later than that
+// time.
+func TestPacketForTimeSimpleIndex(t *testing.T) {
+	f, _ := openTestFile(t, filepath.Join("testdata", "media", "glass.wmv"))
+	if f.SimpleIndex == nil || f.SimpleIndex.EntryTimeInterval != 10_000_000 {
+		t.Fatalf("simple index: %+v", f.SimpleIndex)
+	}
+	preroll := f.Header.FileProperties.Preroll
+	var p Packet
+	last := uint64(0)
+	for sec := 0; sec < 29; sec++ {
+		at := time.Duration(sec) * time.Second
+		n, err := f.PacketForTime(at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n < last {
+			t.Fatalf("%v: packet %d before packet %d of an earlier time", at, n, last)
+		}
+		last = n
+		b, err := f.ReadPacket(n, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.Unmarshal(b); err != nil {
+			t.Fatal(err)
+		}
+		ok := false
+		for _, pl := range p.Payloads {
+			if pl.StreamNumber == 2 && pl.KeyFrame && pl.OffsetIntoMediaObject == 0 &&
+				time.Duration(uint64(pl.PresentationTime)-preroll)*time.Millisecond <= at {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("%v: packet %d starts no video key frame at or before that time", at, n)
+		}
+	}
+}
+
+// TestPacketForTimeSendTime: without an index, the packet is the last one
+// whose send time is not after the time.
+func TestPacketForTimeSendTime(t *testing.T) {
+	for _, path := range allFiles(t) {
+		f, _ := openTestFile(t, path)
+		f.SimpleIndex, f.Index = nil, nil
+		send := make([]uint32, f.PacketCount)
+		var p Packet
+		for n := range send {
+			b, _ := f.ReadPacket(uint64(n), nil)
+			if err := p.Unmarshal(b); err != nil {
+				t.Fatal(err)
+			}
+			send[n] = p.SendTime
+		}
+		for _, ms := range []uint32{0, 1, 500, 1234, 2000, send[len(send)/2], send[len(send)-1] + 1000} {
+			n, err := f.PacketForTime(time.Duration(ms) * time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ms > 0 && (send[n] > ms || (n+1 < uint64(len(send)) && send[n+1] <= ms)) {
+				t.Errorf("%s: %d ms -> packet %d (send time %d)", path, ms, n, send[n])
+			}
+		}
+	}
+}
+
+// TestIndexObject: an Index Object appended to a file is read by OpenFile
+// and used by PacketForTime; lying counts give errors.
+func TestIndexObject(t *testing.T) {
+	raw, err := readFileBytes(generatedFiles(t)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _ := openTestFile(t, generatedFiles(t)[0])
+	ps := uint32(f.PacketSize)
+	var body []byte
+	body = putU32(body, 1000) // interval, ms
+	body = putU16(body, 1)    // specifiers
+	body = putU32(body, 2)    // blocks
+	body = putU16(body, 1)
+	body = putU16(body, 1)
+	body = putU32(body, 2) // block 1: 2 entries
+	body = putU64(body, 0)
+	body = putU32(body, 0)
+	body = putU32(body, 3*ps)
+	body = putU32(body, 1) // block 2: 1 entry, based at packet 5
+	body = putU64(body, uint64(5*ps))
+	body = putU32(body, ps)
+	file := append(append([]byte(nil), raw...), makeObject(IndexObjectID, body)...)
+	g, err := OpenFile(bytes.NewReader(file), int64(len(file)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Index == nil || len(g.Index.Blocks) != 2 {
+		t.Fatalf("index: %+v", g.Index)
+	}
+	g.SimpleIndex = nil
+	for _, c := range []struct {
+		at   time.Duration
+		want uint64
+	}{{0, 0}, {1500 * time.Millisecond, 3}, {2 * time.Second, 6}, {time.Hour, 6}} {
+		n, err := g.PacketForTime(c.at)
+		if err != nil || n != c.want {
+			t.Errorf("%v: packet %d (%v), want %d", c.at, n, err, c.want)
+		}
+	}
+	for cut := 0; cut < len(body); cut++ {
+		if _, err := ParseIndex(body[:cut]); err == nil {
+			t.Fatalf("index cut at %d accepted", cut)
+		}
+	}
+	lying := append([]byte(nil), body...)
+	lying[6] = 0xff // block count
+	if _, err := ParseIndex(lying); !errors.Is(err, ErrTruncated) {
+		t.Errorf("lying block count: %v", err)
+	}
+	if _, err := ParseSimpleIndex(make([]byte, 10)); err == nil {
+		t.Error("short simple index accepted")
+	}
+}
+
+// TestOpenFileBadInput: truncated files and files that are not ASF.
+func TestOpenFileBadInput(t *testing.T) {
+	raw, err := readFileBytes(filepath.Join("testdata", "media", "jeanne.wma"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []int{0, 10, 30, 100, 2000, 2137} {
+		if _, err := OpenFile(bytes.NewReader(raw[:n]), int64(n)); err == nil {
+			t.Errorf("file cut at %d bytes opened", n)
+		}
+	}
+	// cut in the middle of the packets: what is there is readable
+	f, err := OpenFile(bytes.NewReader(raw[:50000]), 50000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.PacketCount != (50000-uint64(f.DataOffset))/uint64(f.PacketSize) {
+		t.Errorf("%d packets in a truncated file", f.PacketCount)
+	}
+	if _, err := f.ReadPacket(f.PacketCount, nil); !errors.Is(err, io.EOF) {
+		t.Errorf("packet past the end: %v", err)
+	}
+}
