@@ -600,3 +600,27 @@ func makeObject(id GUID, body []byte) []byte {
 	b = putU64(b, uint64(objectHeaderSize+len(body)))
 	return append(b, body...)
 }
+
+// PayloadExtensions walks the extension data that follows the Media Object
+// Size and Presentation Time in a payload's replicated data, one piece per
+// Payload Extension System of the stream, in order (4.1; systems with a
+// Data Size of 0xFFFF carry a WORD length first).
+func (e *ExtendedStreamProperties) PayloadExtensions(rep []byte, fn func(sys *PayloadExtensionSystem, data []byte)) error {
+	if len(rep) < 8 {
+		return fmt.Errorf("%w: replicated data of %d bytes", ErrPacket, len(rep))
+	}
+	c := &cursor{b: rep[8:]}
+	for i := range e.PayloadExtensionSystems {
+		sys := &e.PayloadExtensionSystems[i]
+		n := int(sys.DataSize)
+		if sys.DataSize == 0xffff {
+			n = int(c.u16())
+		}
+		d := c.bytes(n)
+		if c.err != nil {
+			return fmt.Errorf("%w: payload extension %s: %w", ErrPacket, sys.ID, c.err)
+		}
+		fn(sys, d)
+	}
+	return nil
+}
