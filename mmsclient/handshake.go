@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,19 @@ import (
 // playerVersion is the client-token we send: Windows Media Format 9 Series
 // (2.2.4.17, <17>), so that servers strip padding and accept every feature.
 const playerVersion = "NSPlayer/9.0.0.2980"
+
+// addrPort returns the IP address and port of a net.Addr of any kind, or
+// 0.0.0.0:0.
+func addrPort(a net.Addr) netip.AddrPort {
+	if a == nil {
+		return netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+	}
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
 
 func newGUID() string {
 	var b [16]byte
@@ -111,16 +125,18 @@ func (s *Session) funnel(ctx context.Context) error {
 	} else {
 		s.pairExpected = 0
 	}
-	local := s.conn.LocalAddr().(*net.TCPAddr)
-	proto, port := "TCP", local.Port
+	// Over TCP the funnel names the control connection's own address;
+	// connections that are not TCP (a proxy dialer) name 0.0.0.0:0.
+	local := addrPort(s.conn.LocalAddr())
+	proto, port := "TCP", local.Port()
 	if s.transport == TransportUDP {
-		proto, port = "UDP", s.udp.LocalAddr().(*net.UDPAddr).Port
+		proto, port = "UDP", addrPort(s.udp.LocalAddr()).Port()
 	}
 	err := s.send(&mmsproto.LinkViewerToMacConnectFunnel{
 		MaxBlockBytes: 0xFFFFFFFF,
 		MaxBitRate:    mmsproto.DefaultMaxBitRate,
 		FunnelMode:    mmsproto.FunnelMode,
-		FunnelName:    fmt.Sprintf(`\\%s\%s\%d`, local.IP, proto, port),
+		FunnelName:    fmt.Sprintf(`\\%s\%s\%d`, local.Addr(), proto, port),
 	})
 	if err != nil {
 		return err

@@ -3,6 +3,7 @@ package mmsclient
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -193,3 +194,5 @@ func mediaObjects(t testing.TB, packets [][]byte) map[objectKey]bool {
 	}
 	return out
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -309,9 +310,11 @@ func (s *Session) handshake(ctx context.Context) error {
 }
 
 func (s *Session) openUDP(ctx context.Context) error {
-	local, _, _ := net.SplitHostPort(s.conn.LocalAddr().String())
-	remote := s.conn.RemoteAddr().(*net.TCPAddr)
-	pc, err := s.opts.ListenPacket(ctx, "udp", net.JoinHostPort(local, "0"))
+	local, remote := addrPort(s.conn.LocalAddr()), addrPort(s.conn.RemoteAddr())
+	if !remote.Addr().IsValid() || remote.Addr().IsUnspecified() {
+		return fmt.Errorf("mmsclient: UDP needs an IP connection (remote address %v)", s.conn.RemoteAddr())
+	}
+	pc, err := s.opts.ListenPacket(ctx, "udp", netip.AddrPortFrom(local.Addr(), 0).String())
 	if err != nil {
 		return fmt.Errorf("mmsclient: UDP socket: %w", err)
 	}
@@ -319,8 +322,8 @@ func (s *Session) openUDP(ctx context.Context) error {
 		_ = uc.SetReadBuffer(4 << 20) // bursts at the start of playback; best effort
 	}
 	s.udp = pc
-	s.udpFrom = remote.IP
-	s.resend = &net.UDPAddr{IP: remote.IP, Port: remote.Port, Zone: remote.Zone}
+	s.udpFrom = net.IP(remote.Addr().AsSlice())
+	s.resend = net.UDPAddrFromAddrPort(remote)
 	s.udpCh = make(chan datagram, 8192)
 	s.reorder = newReorderBuffer(1024, s.opts.ResendRetry, s.opts.ResendTimeout)
 	context.AfterFunc(s.ctx, func() { pc.Close() })
