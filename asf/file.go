@@ -157,3 +157,19 @@ func (f *File) PacketForTime(t time.Duration) (uint64, error) {
 	}
 	return lo, nil
 }
+
+// AppendDataObjectHeader appends the 50 bytes of a Data Object (5.1) that
+// precede its packets: for a file, the size of packets data packets of
+// packetSize bytes; for live content (Broadcast), an Object Size of 0
+// (unknown) and a Total Data Packets of 0 (invalid when broadcast).
+func AppendDataObjectHeader(dst []byte, fileID GUID, packets uint64, packetSize int, live bool) []byte {
+	size := uint64(DataObjectHeaderSize) + packets*uint64(packetSize)
+	if live {
+		size, packets = 0, 0
+	}
+	dst = append(dst, DataObjectID[:]...)
+	dst = putU64(dst, size)
+	dst = append(dst, fileID[:]...)
+	dst = putU64(dst, packets)
+	return append(dst, 1, 1) // Reserved: 0x0101
+}

@@ -155,3 +155,15 @@ func TestOpenFileBadInput(t *testing.T) {
 		t.Errorf("packet past the end: %v", err)
 	}
 }
+
+func TestAppendDataObjectHeader(t *testing.T) {
+	f, _ := openTestFile(t, filepath.Join("testdata", "media", "glass.wmv"))
+	got := AppendDataObjectHeader(nil, f.Header.FileProperties.FileID, f.PacketCount, f.PacketSize, false)
+	if !bytes.Equal(got, f.DataHeader) {
+		t.Errorf("Data Object header\n%x\nfile has\n%x", got, f.DataHeader)
+	}
+	live := AppendDataObjectHeader(nil, f.Header.FileProperties.FileID, 7, f.PacketSize, true)
+	if len(live) != DataObjectHeaderSize || !bytes.Equal(live[16:24], make([]byte, 8)) {
+		t.Errorf("live Data Object header %x", live)
+	}
+}

@@ -71,6 +71,9 @@ type Header struct {
 	// Advanced Content Encryption is present, or a stream has its Encrypted
 	// Content Flag: the content is DRM-protected and cannot be decoded here.
 	Encrypted bool
+
+	declaredCount uint32 // Number of Header Objects as read
+	parsedCount   int    // objects found
 }
 
 // PacketSize returns the fixed data packet size of File Properties (3.2:
@@ -114,8 +117,8 @@ func ParseHeader(b []byte) (*Header, error) {
 		return nil, fmt.Errorf("asf: Header Object: %w", err)
 	}
 	// Number of Header Objects is not checked against the objects found:
-	// the bytes decide (real files are known to miscount).
-	_ = count
+	// the bytes decide. Marshal writes it back as it was.
+	h.declaredCount, h.parsedCount = count, len(objs)
 	h.Objects = objs
 	haveFP := false
 	for _, o := range objs {
@@ -307,10 +310,12 @@ func (h *Header) link() {
 	}
 }
 
-// Marshal returns the Header Object: the children in order, File Properties
-// re-encoded from FileProperties (so that changes to it, e.g. the Broadcast
-// flag, take effect) and every other object as it was read. When nothing
-// was changed the result equals Raw byte for byte.
+// Marshal returns the Header Object: the children in Objects in order, File
+// Properties re-encoded from FileProperties (so that changes to it, e.g. the
+// Broadcast flag, take effect) and every other object as it is in Objects.
+// Other typed fields are views only: change an object by replacing its
+// entry in Objects. When nothing was changed the result equals Raw byte for
+// byte.
 func (h *Header) Marshal() []byte {
 	size := headerObjectFixedSize
 	for _, o := range h.Objects {
@@ -319,7 +324,11 @@ func (h *Header) Marshal() []byte {
 	b := make([]byte, 0, size)
 	b = append(b, HeaderObjectID[:]...)
 	b = putU64(b, uint64(size))
-	b = putU32(b, uint32(len(h.Objects)))
+	count := uint32(len(h.Objects))
+	if len(h.Objects) == h.parsedCount && h.Raw != nil {
+		count = h.declaredCount
+	}
+	b = putU32(b, count)
 	b = append(b, h.Reserved1, h.Reserved2)
 	for _, o := range h.Objects {
 		if o.ID == FilePropertiesObjectID && len(o.Raw) == objectHeaderSize+filePropertiesSize {

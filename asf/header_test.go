@@ -241,3 +241,23 @@ func TestParseHeaderBadInput(t *testing.T) {
 		t.Error("packet size 0 accepted")
 	}
 }
+
+// TestHeaderMiscountedObjects: a wrong Number of Header Objects is
+// tolerated and written back as it was.
+func TestHeaderMiscountedObjects(t *testing.T) {
+	f, _ := openTestFile(t, filepath.Join("testdata", "media", "Sire.wma"))
+	b := append([]byte(nil), f.HeaderBytes...)
+	binary.LittleEndian.PutUint32(b[24:], 99)
+	h, err := ParseHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(h.Marshal(), b) {
+		t.Error("Number of Header Objects not kept")
+	}
+	h.Objects = append(h.Objects, Object{ID: PaddingObjectID, Raw: makeObject(PaddingObjectID, make([]byte, 8))})
+	h2, err := ParseHeader(h.Marshal())
+	if err != nil || binary.LittleEndian.Uint32(h2.Raw[24:]) != uint32(len(h.Objects)) {
+		t.Errorf("after adding an object: %v", err)
+	}
+}

@@ -209,12 +209,7 @@ func (w *Writer) Close() error {
 	w.flush()
 	w.closed = true
 	hdr := w.header()
-	data := make([]byte, 0, DataObjectHeaderSize)
-	data = append(data, DataObjectID[:]...)
-	data = putU64(data, uint64(DataObjectHeaderSize+w.packets.Len()))
-	data = append(data, w.cfg.FileID[:]...)
-	data = putU64(data, w.count)
-	data = append(data, 1, 1)
+	data := AppendDataObjectHeader(nil, w.cfg.FileID, w.count, w.cfg.PacketSize, false)
 	for _, b := range [][]byte{hdr, data, w.packets.Bytes(), w.simpleIndex()} {
 		if _, err := w.w.Write(b); err != nil {
 			return fmt.Errorf("asf: writing file: %w", err)
