@@ -65,3 +65,44 @@ func BenchmarkRestorePadding(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHasKeyFrame measures the server's live-join check.
+func BenchmarkHasKeyFrame(b *testing.B) {
+	f, _ := openTestFile(b, filepath.Join("testdata", "media", "glass.wmv"))
+	pkt, err := f.ReadPacket(0, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(pkt)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := f.Header.HasKeyFrame(pkt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReassembler measures media object reassembly (one copy of the
+// media data per object, by design: objects outlive packets).
+func BenchmarkReassembler(b *testing.B) {
+	f, _ := openTestFile(b, filepath.Join("testdata", "media", "glass.wmv"))
+	var pkts [][]byte
+	for n := uint64(0); n < f.PacketCount; n++ {
+		p, _ := f.ReadPacket(n, nil)
+		pkts = append(pkts, p)
+	}
+	b.SetBytes(int64(f.PacketSize) * int64(len(pkts)))
+	b.ReportAllocs()
+	var p Packet
+	for b.Loop() {
+		r := NewReassembler(f.Header)
+		for _, pkt := range pkts {
+			if err := p.Unmarshal(pkt); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := r.Push(&p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

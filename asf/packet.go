@@ -180,44 +180,72 @@ func (p *Packet) parseInfo(b []byte) error {
 // On error p holds what was parsed so far.
 func (p *Packet) Unmarshal(b []byte) error {
 	p.Payloads = p.Payloads[:0]
-	if err := p.parseInfo(b); err != nil {
+	r, err := p.payloadReader(b)
+	if err != nil {
 		return err
 	}
-	l := &p.layout
-	data := b[:l.end-l.padding]
-	off := l.payloadOff
-	repType := p.PropertyFlags & 3
-	offType := p.PropertyFlags >> 2 & 3
-	monType := p.PropertyFlags >> 4 & 3
-	if !l.multiple {
-		p.PayloadFlags = 0
-		pl, n, err := parsePayload(data, off, repType, offType, monType, 0xff)
-		if err != nil {
+	for {
+		var pl Payload
+		ok, err := r.next(&pl)
+		if err != nil || !ok {
 			return err
 		}
-		_ = n
 		p.Payloads = append(p.Payloads, pl)
-		return nil
 	}
-	if off >= len(data) {
-		return fmt.Errorf("%w: no payload flags", ErrPacket)
+}
+
+// payloadReader walks the payloads of a packet without storing them.
+type payloadReader struct {
+	data                  []byte // the packet up to its padding
+	off                   int
+	left                  int // payloads still to read
+	index                 int
+	repT, offT, monT, plT uint8 // plT 0xff: single payload
+}
+
+// payloadReader parses the packet's header fields into p and returns a
+// reader for its payloads.
+func (p *Packet) payloadReader(b []byte) (payloadReader, error) {
+	if err := p.parseInfo(b); err != nil {
+		return payloadReader{}, err
 	}
-	p.PayloadFlags = data[off]
-	off++
-	count := int(p.PayloadFlags & 0x3f)
-	plType := p.PayloadFlags >> 6
-	if count == 0 {
-		return fmt.Errorf("%w: multiple payloads with a count of 0", ErrPacket)
+	l := &p.layout
+	r := payloadReader{data: b[:l.end-l.padding], off: l.payloadOff, left: 1, plT: 0xff,
+		repT: p.PropertyFlags & 3, offT: p.PropertyFlags >> 2 & 3, monT: p.PropertyFlags >> 4 & 3}
+	p.PayloadFlags = 0
+	if !l.multiple {
+		return r, nil
 	}
-	for i := 0; i < count; i++ {
-		pl, n, err := parsePayload(data, off, repType, offType, monType, plType)
-		if err != nil {
-			return fmt.Errorf("payload %d: %w", i, err)
+	if r.off >= len(r.data) {
+		return r, fmt.Errorf("%w: no payload flags", ErrPacket)
+	}
+	p.PayloadFlags = r.data[r.off]
+	r.off++
+	r.left = int(p.PayloadFlags & 0x3f)
+	r.plT = p.PayloadFlags >> 6
+	if r.left == 0 {
+		return r, fmt.Errorf("%w: multiple payloads with a count of 0", ErrPacket)
+	}
+	return r, nil
+}
+
+// next reads the next payload into pl; false at the end.
+func (r *payloadReader) next(pl *Payload) (bool, error) {
+	if r.left == 0 {
+		return false, nil
+	}
+	var err error
+	*pl, r.off, err = parsePayload(r.data, r.off, r.repT, r.offT, r.monT, r.plT)
+	if err != nil {
+		if r.plT != 0xff {
+			err = fmt.Errorf("payload %d: %w", r.index, err)
 		}
-		p.Payloads = append(p.Payloads, pl)
-		off = n
+		r.left = 0
+		return false, err
 	}
-	return nil
+	r.left--
+	r.index++
+	return true, nil
 }
 
 // parsePayload parses one payload at off; plType 0xff means a single

@@ -105,40 +105,43 @@ func RestorePadding(dst, pkt []byte, packetSize int) ([]byte, error) {
 // Frame bit although every audio object is a random access point: use
 // Header.HasKeyFrame to decide by stream type.
 func HasKeyFrame(pkt []byte, stream uint8) (bool, error) {
-	var arr [16]Payload
-	p := Packet{Payloads: arr[:0]}
-	if err := p.Unmarshal(pkt); err != nil {
+	var p Packet
+	r, err := p.payloadReader(pkt)
+	if err != nil {
 		return false, err
 	}
-	for i := range p.Payloads {
-		pl := &p.Payloads[i]
-		if stream != 0 && pl.StreamNumber != stream {
-			continue
+	var pl Payload
+	for {
+		ok, err := r.next(&pl)
+		if err != nil || !ok {
+			return false, err
 		}
-		if pl.KeyFrame && (pl.Compressed || pl.OffsetIntoMediaObject == 0) {
+		if (stream == 0 || pl.StreamNumber == stream) && pl.KeyFrame && (pl.Compressed || pl.OffsetIntoMediaObject == 0) {
 			return true, nil
 		}
 	}
-	return false, nil
 }
 
 // HasKeyFrame reports whether pkt is a good place for a viewer to join:
 // when h has video streams, a payload of a video stream starts a key-frame
 // object; in audio-only content, any payload starts a media object.
 func (h *Header) HasKeyFrame(pkt []byte) (bool, error) {
-	var arr [16]Payload
-	p := Packet{Payloads: arr[:0]}
-	if err := p.Unmarshal(pkt); err != nil {
+	var p Packet
+	r, err := p.payloadReader(pkt)
+	if err != nil {
 		return false, err
 	}
 	video := false
 	for _, s := range h.Streams {
 		video = video || s.IsVideo()
 	}
-	for i := range p.Payloads {
-		pl := &p.Payloads[i]
-		start := pl.Compressed || pl.OffsetIntoMediaObject == 0
-		if !start {
+	var pl Payload
+	for {
+		ok, err := r.next(&pl)
+		if err != nil || !ok {
+			return false, err
+		}
+		if !pl.Compressed && pl.OffsetIntoMediaObject != 0 {
 			continue
 		}
 		if !video {
@@ -148,5 +151,4 @@ func (h *Header) HasKeyFrame(pkt []byte) (bool, error) {
 			return true, nil
 		}
 	}
-	return false, nil
 }
