@@ -163,8 +163,8 @@ func TestBasicChallenge(t *testing.T) {
 
 func TestSubscriberName(t *testing.T) {
 	cases := map[string]SubscriberName{
-		"Spooooon!":  {Token: "Spooooon!"},
-		"Spoooon!":   {Token: "Spoooon!"},
+		"Spooooon!": {Token: "Spooooon!"},
+		"Spoooon!":  {Token: "Spoooon!"},
 		"NSPlayer/4.1.0.3928; {68c0a090-8797-11d2-a2b3-00a0c9b60551}": {Token: "NSPlayer", Version: "4.1.0.3928", Major: 4, Minor: 1,
 			GUID: "68c0a090-8797-11d2-a2b3-00a0c9b60551"},
 		"NSPlayer/9.0.0.2980; {3300AD50-2C39-46c0-AE0A-70A7E2BE3F2A}; Host: a.example:1755\x00HOST: a.example:1755\x00VIA: proxy/1.0, p2": {
@@ -187,9 +187,9 @@ func TestSubscriberName(t *testing.T) {
 
 func TestFunnelName(t *testing.T) {
 	for in, want := range map[string]string{
-		`\\192.168.0.129\TCP\1037`:     `\\192.168.0.129\TCP\1037`,
+		`\\192.168.0.129\TCP\1037`:         `\\192.168.0.129\TCP\1037`,
 		`\\192.168.0.1\TCP\1242` + "\x000": `\\192.168.0.1\TCP\1242`,
-		`\\::1\udp\7000`:                `\\::1\UDP\7000`,
+		`\\::1\udp\7000`:                   `\\::1\UDP\7000`,
 	} {
 		fn, err := ParseFunnelName(in)
 		if err != nil || fn.String() != want {
