@@ -39,6 +39,9 @@ type hlsOutput struct {
 
 	mu         sync.Mutex
 	ready      chan struct{} // closed when the muxer started
+	content    chan struct{} // closed when the playlists have content (see segmentCounter)
+	done       chan struct{} // closed by close
+	segs       segmentCounter
 	closed     bool
 	configured bool
 	wantVideo  bool
@@ -59,6 +62,8 @@ func newHLSOutput(opts Options) *hlsOutput {
 		log:     opts.Logger,
 		onEvent: opts.OnEvent,
 		ready:   make(chan struct{}),
+		content: make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 }
 
@@ -163,6 +168,7 @@ func (h *hlsOutput) writeH264(pts int64, au [][]byte) error {
 		}
 	}
 	c := h.tl.video(pts)
+	h.countLocked(true, c, h264.IsRandomAccess(au), 1)
 	m, tr, ntp := h.muxer, h.video, h.startWall.Add(time.Duration(c)*time.Second/clock90k)
 	h.samples++
 	h.mu.Unlock()
@@ -202,6 +208,9 @@ func (h *hlsOutput) writeAAC(conf *mpeg4audio.AudioSpecificConfig, pts int64, au
 	}
 	rate := h.audioConf.SampleRate
 	c := h.tl.audio(pts, rate, len(aus))
+	if !h.wantVideo {
+		h.countLocked(false, c*clock90k/int64(rate), true, len(aus))
+	}
 	m, tr := h.muxer, h.audio
 	ntp := h.startWall.Add(time.Duration(c) * time.Second / time.Duration(rate))
 	h.samples += int64(len(aus))
@@ -263,6 +272,41 @@ func (h *hlsOutput) startLocked() error {
 	return nil
 }
 
+// segmentCounter follows gohlslib's segmenter from outside: the leading
+// track (video, else audio) cuts a segment at a random access sample at
+// least SegmentMinDuration after the segment's start (and, in MPEG-TS, after
+// 100 audio access units when audio leads). gohlslib's playlist handlers wait
+// for content without watching the request's context, so requests are only
+// handed to them once the playlists have content (fMP4: two segments).
+type segmentCounter struct {
+	started bool
+	start   int64 // channel time (90 kHz) of the open segment
+	aus     int   // audio access units in it
+	cut     int   // segments completed
+}
+
+func (h *hlsOutput) countLocked(video bool, c int64, random bool, n int) {
+	sc := &h.segs
+	if !sc.started {
+		sc.started, sc.start = true, c
+	}
+	minDur := int64(h.opts.SegmentDuration) * clock90k / int64(time.Second)
+	mpegtsAudio := !video && h.opts.Variant == VariantMPEGTS && !h.opts.Outputs.LLHLS
+	sc.aus += n
+	if !random || c-sc.start < minDur || (mpegtsAudio && sc.aus < 100) {
+		return
+	}
+	sc.cut++
+	sc.start, sc.aus = c, n
+	need := 2
+	if h.opts.Outputs.LLHLS || h.opts.Variant == VariantMPEGTS {
+		need = 1
+	}
+	if sc.cut == need {
+		close(h.content)
+	}
+}
+
 func (h *hlsOutput) close() {
 	h.mu.Lock()
 	if h.closed {
@@ -270,6 +314,7 @@ func (h *hlsOutput) close() {
 		return
 	}
 	h.closed = true
+	close(h.done)
 	m := h.muxer
 	h.mu.Unlock()
 	if m != nil {
@@ -290,7 +335,8 @@ func (h *hlsOutput) serve(w http.ResponseWriter, r *http.Request, file string) {
 	ctx, cancel := context.WithTimeout(r.Context(), hlsWaitReady)
 	defer cancel()
 	select {
-	case <-h.ready:
+	case <-h.content:
+	case <-h.done:
 	case <-ctx.Done():
 		w.Header().Set("Retry-After", "2")
 		http.Error(w, "stream not ready yet", http.StatusServiceUnavailable)

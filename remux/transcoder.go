@@ -178,7 +178,7 @@ func (t *transcoder) work() {
 			crashed()
 
 		case <-idle.C:
-			if run != nil && time.Since(lastInput) >= t.opts.IdleTimeout {
+			if run != nil && len(t.in) == 0 && time.Since(lastInput) >= t.opts.IdleTimeout {
 				// the source paused (or stopped mid-stream): let ffmpeg
 				// flush what it holds so that viewers get it now.
 				end(true, "input idle")
@@ -214,9 +214,10 @@ func (t *transcoder) work() {
 					}
 					run, waitKey = r, false
 				}
-				if err := run.write(it.packet); err != nil {
-					// ffmpeg is gone (killed, crashed, stalled): the
-					// done channel tells the rest on the next round.
+				err := run.write(it.packet)
+				lastInput = time.Now() // a write may block for long while ffmpeg is busy
+				if err != nil {
+					// ffmpeg is gone (killed, crashed, stalled)
 					<-run.done
 					crashed()
 				}
