@@ -56,12 +56,12 @@ type Writer struct {
 	cur      []byte // packet being filled
 	curN     int    // payloads in cur
 	curTime  uint32 // send time of cur
-	curKey   map[uint16]bool
 	lastSend uint32
 	maxPTS   uint32
 	objNum   [128]uint8
 	maxObj   [128]uint32
 	index    []uint32 // simple index: packet number per second
+	lastKey  uint32   // packet of the latest key frame of SimpleIndexStream
 	closed   bool
 }
 
@@ -97,7 +97,7 @@ func NewWriter(w io.Writer, cfg WriterConfig) (*Writer, error) {
 	if cfg.FileID == (GUID{}) {
 		_, _ = rand.Read(cfg.FileID[:])
 	}
-	return &Writer{w: w, cfg: cfg, curKey: map[uint16]bool{}}, nil
+	return &Writer{w: w, cfg: cfg}, nil
 }
 
 // WriteObject adds one media object. PresentationTime is in ms and includes
@@ -137,8 +137,8 @@ func (w *Writer) WriteObject(o MediaObject) error {
 		sb := uint8(o.StreamNumber)
 		if o.KeyFrame {
 			sb |= 0x80
-			if off == 0 {
-				w.curKey[sn] = true
+			if off == 0 && sn == w.cfg.SimpleIndexStream {
+				w.noteKeyFrame(o.PresentationTime)
 			}
 		}
 		b := append(w.cur, sb, num)
@@ -189,16 +189,20 @@ func (w *Writer) flush() {
 	w.cur[5], w.cur[6] = byte(pad), byte(pad>>8)
 	w.cur[13] = 0x80 | byte(w.curN)
 	w.cur = append(w.cur, make([]byte, pad)...)
-	if s := w.cfg.SimpleIndexStream; s != 0 && w.curKey[s] {
-		sec := int(w.curTime / 1000)
-		for len(w.index) <= sec {
-			w.index = append(w.index, uint32(w.count))
-		}
-	}
-	clear(w.curKey)
 	w.packets.Write(w.cur)
 	w.count++
 	w.cur = nil
+}
+
+// noteKeyFrame records that a key frame presented at pts (ms, with preroll)
+// starts in the packet being filled: Simple Index entries for the seconds
+// before it point at the previous key frame (6.1).
+func (w *Writer) noteKeyFrame(pts uint32) {
+	t := pts - min(pts, w.cfg.Preroll)
+	for uint32(len(w.index))*1000 < t {
+		w.index = append(w.index, w.lastKey)
+	}
+	w.lastKey = uint32(w.count)
 }
 
 // Close writes the header, the packets and the index to the underlying writer.
@@ -208,6 +212,11 @@ func (w *Writer) Close() error {
 	}
 	w.flush()
 	w.closed = true
+	if w.cfg.SimpleIndexStream != 0 {
+		for end := w.maxPTS - min(w.maxPTS, w.cfg.Preroll); uint32(len(w.index))*1000 <= end; {
+			w.index = append(w.index, w.lastKey)
+		}
+	}
 	hdr := w.header()
 	data := AppendDataObjectHeader(nil, w.cfg.FileID, w.count, w.cfg.PacketSize, false)
 	for _, b := range [][]byte{hdr, data, w.packets.Bytes(), w.simpleIndex()} {

@@ -106,14 +106,33 @@ func TestWriterMultiBitrate(t *testing.T) {
 	if f.SimpleIndex == nil || len(f.SimpleIndex.Entries) < 2 {
 		t.Fatalf("simple index: %+v", f.SimpleIndex)
 	}
-	// the index points at packets that start a key frame of the indexed stream
-	for _, e := range f.SimpleIndex.Entries {
-		b, err := f.ReadPacket(uint64(e.PacketNumber), nil)
-		if err != nil {
+	// entry i points at the packet starting the last key frame of the
+	// indexed stream presented at or before i seconds
+	keys := map[uint32]uint32{} // presentation time (ms, no preroll) -> packet
+	var p Packet
+	for n := uint64(0); n < f.PacketCount; n++ {
+		b, _ := f.ReadPacket(n, nil)
+		if err := p.Unmarshal(b); err != nil {
 			t.Fatal(err)
 		}
-		if ok, err := HasKeyFrame(b, uint8(video[0])); err != nil || !ok {
-			t.Errorf("index entry %+v: packet has no key frame", e)
+		for _, pl := range p.Payloads {
+			if pl.StreamNumber == uint8(video[0]) && pl.KeyFrame && pl.OffsetIntoMediaObject == 0 {
+				keys[pl.PresentationTime-cfg.Preroll] = uint32(n)
+			}
+		}
+	}
+	if len(keys) < 2 {
+		t.Fatalf("%d key frames", len(keys))
+	}
+	for i, e := range f.SimpleIndex.Entries {
+		best, bestT := uint32(0), int64(-1)
+		for pt, n := range keys {
+			if int64(pt) <= int64(i)*1000 && int64(pt) > bestT {
+				best, bestT = n, int64(pt)
+			}
+		}
+		if e.PacketNumber != best {
+			t.Errorf("index entry %d: packet %d, want %d (key frame at %d ms)", i, e.PacketNumber, best, bestT)
 		}
 	}
 }
