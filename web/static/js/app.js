@@ -361,7 +361,7 @@ function validate() {
   let msg = "";
   if (!editing) {
     if (!name) msg = "A name is needed.";
-    else if (!/^[a-zA-Z0-9][a-zA-Z0-9._-]{0,63}$/.test(name)) msg = "Use letters, digits, dot, dash and underscore (up to 64), starting with a letter or digit.";
+    else if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/.test(name)) msg = "Use letters, digits, dash and underscore (up to 64), starting with a letter or digit.";
   }
   note(fieldError(f.name, document.getElementById("f-name-err"), msg));
   note(fieldError(f.url, document.getElementById("f-url-err"), checkUpstreamURL(f.url.value.trim())));
@@ -589,7 +589,12 @@ function logItem(ev) {
     h("span", { class: "fields" }, fieldsText(ev.fields)));
 }
 
-const ended = (s) => !!(s.ended_at || s.end || s.ended);
+/** ended: a session is over when its outcome says so or it has a real end time. */
+const ended = (s) => {
+  if (s.outcome) return s.outcome !== "running";
+  const t = s.ended_at || s.end || s.ended;
+  return !!t && !String(t).startsWith("0001-");
+};
 
 function sessionLog(name, section, signal) {
   section.append(h("h2", { id: "log-h" }, "Session log"));
@@ -625,7 +630,7 @@ function sessionLog(name, section, signal) {
     stream(`/sessions/${encodeURIComponent(id)}/log`, {
       signal: abort.signal,
       onMessage: (_type, ev) => {
-        if (!ev || typeof ev !== "object") return;
+        if (!ev || typeof ev !== "object" || (!ev.kind && !ev.message)) return;
         const key = `${ev.time}|${ev.kind}|${ev.message}|${fieldsText(ev.fields)}`;
         if (seen.has(key)) return;
         seen.add(key);
@@ -683,12 +688,12 @@ function sessionLog(name, section, signal) {
       }
     });
     const start = s.started_at || s.start || s.started;
-    const end = s.ended_at || s.end || s.ended;
+    const end = ended(s) ? (s.ended_at || s.end || s.ended) : null;
     return h("tr", { dataset: { id: String(s.id) } },
       h("td", { "data-label": "Started" }, time(start)),
       h("td", { "data-label": "Duration" }, duration(start, end)),
       h("td", { "data-label": "Transport" }, s.transport || "–"),
-      h("td", { "data-label": "Outcome" }, s.error || s.reason || s.outcome || "ended"),
+      h("td", { "data-label": "Outcome" }, [s.outcome || "ended", s.reason || s.error].filter(Boolean).join(": ")),
       h("td", { "data-label": "Statistics" }, Object.keys(stats).length ? h("details", {}, h("summary", {}, "Show"), dl) : "–"),
       h("td", {}, show));
   }

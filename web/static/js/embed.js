@@ -47,3 +47,22 @@ async function showMeta() {
   } catch { /* metadata is a nicety */ }
 }
 video.addEventListener("play", () => { if (audioOnly) showMeta(); });
+
+// Tell the embedding page how playback goes (no secrets: state and clock
+// only), so that a site can react to it: {source: "mmsgate", name, event,
+// currentTime, paused, muted}. Sent on play, playing, pause, ended and error,
+// and about once a second while playing.
+if (window.parent !== window) {
+  let last = 0;
+  const post = (event) => {
+    window.parent.postMessage({
+      source: "mmsgate", name, event, engine: player.engine,
+      currentTime: video.currentTime, paused: video.paused, muted: video.muted,
+    }, "*");
+  };
+  for (const ev of ["play", "playing", "pause", "ended", "error"]) video.addEventListener(ev, () => post(ev));
+  video.addEventListener("timeupdate", () => {
+    const now = performance.now();
+    if (now - last >= 1000) { last = now; post("timeupdate"); }
+  });
+}
