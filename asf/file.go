@@ -51,8 +51,8 @@ func OpenFile(r io.ReaderAt, size int64) (*File, error) {
 	}
 	dsize := binary.LittleEndian.Uint64(f.DataHeader[16:])
 	avail := uint64(size - int64(hsize))
-	if dsize == 0 || dsize > avail {
-		dsize = avail // broadcast files (size 0) and truncated files: what is there
+	if dsize < DataObjectHeaderSize || dsize > avail {
+		dsize = avail // broadcast (size 0), lying and truncated files: what is there
 	}
 	f.PacketCount = (dsize - DataObjectHeaderSize) / uint64(f.PacketSize)
 	if n := binary.LittleEndian.Uint64(f.DataHeader[40:]); n != 0 && n < f.PacketCount {

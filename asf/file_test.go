@@ -2,6 +2,7 @@ package asf
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"io"
 	"path/filepath"
@@ -142,6 +143,13 @@ func TestOpenFileBadInput(t *testing.T) {
 		if _, err := OpenFile(bytes.NewReader(raw[:n]), int64(n)); err == nil {
 			t.Errorf("file cut at %d bytes opened", n)
 		}
+	}
+	// a lying Data Object size: the packets that are there
+	lying := append([]byte(nil), raw...)
+	hsize := binary.LittleEndian.Uint64(lying[16:])
+	binary.LittleEndian.PutUint64(lying[hsize+16:], 10)
+	if f, err := OpenFile(bytes.NewReader(lying), int64(len(lying))); err != nil || f.PacketCount != 153 {
+		t.Errorf("Data Object size 10: %v", err)
 	}
 	// cut in the middle of the packets: what is there is readable
 	f, err := OpenFile(bytes.NewReader(raw[:50000]), 50000)

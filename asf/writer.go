@@ -55,7 +55,6 @@ type Writer struct {
 
 	cur      []byte // packet being filled
 	curN     int    // payloads in cur
-	curTime  uint32 // send time of cur
 	lastSend uint32
 	maxPTS   uint32
 	objNum   [128]uint8
@@ -172,7 +171,7 @@ func (w *Writer) startPacket(pts uint32) {
 		send = pts - w.cfg.Preroll
 	}
 	send = max(send, w.lastSend)
-	w.lastSend, w.curTime = send, send
+	w.lastSend = send
 	w.cur = make([]byte, 0, w.cfg.PacketSize)
 	w.cur = append(w.cur, 0x82, 0, 0, writerLTF, writerPF, 0, 0)
 	w.cur = putU32(w.cur, send)
