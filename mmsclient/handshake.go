@@ -323,7 +323,7 @@ func (s *Session) awaitHeader(ctx context.Context, deadline time.Time) (bool, er
 			s.onTick(time.Now())
 		case evTCP:
 			if e.tcp.item.msg == nil {
-				if err := s.onData(e.tcp.item.data, false, e.tcp.at); err != nil {
+				if err := s.onTCPData(e.tcp); err != nil {
 					return false, err
 				}
 				continue

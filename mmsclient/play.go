@@ -178,7 +178,7 @@ func (s *Session) step(ctx context.Context) error {
 		s.onTick(time.Now())
 	case evTCP:
 		if e.tcp.item.msg == nil {
-			return s.onData(e.tcp.item.data, false, e.tcp.at)
+			return s.onTCPData(e.tcp)
 		}
 		handled, err := s.onMessage(ctx, e.tcp)
 		if err != nil {
@@ -201,6 +201,13 @@ func (s *Session) onDatagram(d datagram) error {
 		return nil
 	}
 	return s.onData(dp, true, d.at)
+}
+
+// onTCPData handles a Data packet read from TCP and recycles its buffer.
+func (s *Session) onTCPData(in inbound) error {
+	err := s.onData(in.item.data, false, in.at)
+	putBuf(in.item.buf)
+	return err
 }
 
 // onData handles a Data packet (3.1.5.11, 3.1.5.12, 3.1.5.17).

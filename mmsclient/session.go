@@ -1,6 +1,7 @@
 package mmsclient
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -135,8 +136,9 @@ type Session struct {
 	draining   bool // wait leaves the backlog alone
 	probes     map[uint32]bool
 	nextTick   time.Time
-	highLoc    uint32 // LocationId of the packet with the highest sequence number
-	locReverse bool   // striding backwards: LocationId decreases
+	timer      *time.Timer // wait's deadline, reused
+	highLoc    uint32      // LocationId of the packet with the highest sequence number
+	locReverse bool        // striding backwards: LocationId decreases
 }
 
 type inbound struct {
@@ -274,7 +276,8 @@ func (s *Session) handshake(ctx context.Context) error {
 	s.conn = conn
 	context.AfterFunc(s.ctx, func() { conn.Close() })
 	s.wg.Add(1)
-	go s.readTCP(&tcpReader{r: conn, maxSize: maxMessageSize, dataOK: s.dataOK.Load})
+	// Buffered: Data packets over TCP would otherwise cost two reads each.
+	go s.readTCP(&tcpReader{r: bufio.NewReaderSize(conn, 64<<10), maxSize: maxMessageSize, dataOK: s.dataOK.Load})
 
 	if s.transport == TransportUDP {
 		if err := s.openUDP(hctx); err != nil {
@@ -440,8 +443,13 @@ func (s *Session) wait(ctx context.Context, deadline time.Time, what string) (ev
 		defer t.Stop()
 		tick = t.C
 	}
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
+	if s.timer == nil {
+		s.timer = time.NewTimer(time.Until(deadline))
+	} else {
+		s.timer.Reset(time.Until(deadline))
+	}
+	defer s.timer.Stop()
+	timer := s.timer
 	select {
 	case <-ctx.Done():
 		return evt{}, ctx.Err()
@@ -493,7 +501,7 @@ func expect[T mmsproto.Message](s *Session, ctx context.Context, what string) (T
 			s.onTick(time.Now())
 		case evTCP:
 			if e.tcp.item.msg == nil {
-				if err := s.onData(e.tcp.item.data, false, e.tcp.at); err != nil {
+				if err := s.onTCPData(e.tcp); err != nil {
 					return zero, err
 				}
 				continue
@@ -574,6 +582,13 @@ func (s *Session) Streams() []uint16 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.stats.Streams)
+}
+
+// Played returns how much content time has been delivered (msPlayed).
+func (s *Session) Played() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats.Played
 }
 
 // Stats returns the session's figures so far.

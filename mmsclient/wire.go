@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/mmsgate/mmsgate/mmsproto"
 )
@@ -63,7 +64,27 @@ type tcpReader struct {
 type tcpItem struct {
 	msg  mmsproto.Message // nil for Data
 	data dataPacket
-	size int // bytes on the wire
+	size int    // bytes on the wire
+	buf  []byte // backing store of data, for putBuf once handled
+}
+
+// Data packets read from TCP borrow their buffers from a pool: the session
+// copies what it keeps (the restored packet, header parts) and gives the
+// buffer back.
+var bufPool = sync.Pool{New: func() any { return new([]byte) }}
+
+func getBuf(n int) []byte {
+	p := bufPool.Get().(*[]byte)
+	if cap(*p) < n {
+		*p = make([]byte, n, max(n, 16<<10))
+	}
+	return (*p)[:n]
+}
+
+func putBuf(b []byte) {
+	if b != nil {
+		bufPool.Put(&b)
+	}
 }
 
 var errTCPFraming = errors.New("mmsclient: bad TCP framing")
@@ -88,13 +109,13 @@ func (t *tcpReader) next() (tcpItem, error) {
 		if size < mmsproto.DataHeaderSize {
 			return tcpItem{}, fmt.Errorf("%w: Data packet size %d", errTCPFraming, size)
 		}
-		b := make([]byte, size)
+		b := getBuf(size)
 		copy(b, head[:])
 		if _, err := io.ReadFull(t.r, b[8:]); err != nil {
 			return tcpItem{}, unexpected(err)
 		}
 		d, err := parseDataPacket(b)
-		return tcpItem{data: d, size: size}, err
+		return tcpItem{data: d, size: size, buf: b}, err
 	}
 	var rest [mmsproto.HeaderSize - 8]byte
 	if _, err := io.ReadFull(t.r, rest[:]); err != nil {

@@ -13,6 +13,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -162,6 +163,7 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 // output is one ASF file being written.
 type output struct {
 	f        *os.File
+	bw       *bufio.Writer
 	w        io.Writer
 	header   []byte
 	packets  uint64
@@ -178,7 +180,8 @@ func create(path string, header []byte, stdout io.Writer) (*output, error) {
 		if err != nil {
 			return nil, err
 		}
-		o.f, o.w = f, f
+		o.f, o.bw = f, bufio.NewWriterSize(f, 256<<10)
+		o.w = o.bw
 	}
 	if h, err := asf.ParseHeader(header); err == nil {
 		o.pktSize = h.PacketSize()
@@ -197,9 +200,15 @@ func (o *output) write(pkt []byte) error {
 // partial download is a well-formed file (ASF 3.2, 5.1).
 func (o *output) finish() error {
 	if o.f == nil {
+		if f, ok := o.w.(interface{ Flush() error }); ok {
+			return f.Flush()
+		}
 		return nil
 	}
 	defer o.f.Close()
+	if err := o.bw.Flush(); err != nil {
+		return err
+	}
 	h, err := asf.ParseHeader(o.header)
 	if err != nil || len(o.header) < len(h.Raw)+asf.DataObjectHeaderSize || o.pktSize == 0 {
 		return nil // not ours to fix
@@ -247,7 +256,7 @@ func download(ctx context.Context, s *mmsclient.Session, c *config, stdout, stde
 	prog := newProgress(stderr, c.quiet || c.out == "-")
 	defer prog.done(s)
 	for {
-		if c.duration > 0 && s.Stats().Played >= c.duration {
+		if c.duration > 0 && s.Played() >= c.duration {
 			break
 		}
 		it, err := s.Next(ctx)

@@ -1,0 +1,45 @@
+package mmsclient
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/mmsgate/mmsgate/internal/fixture"
+	"github.com/mmsgate/mmsgate/mmsserver"
+)
+
+// BenchmarkIngest measures the client receiving an unpaced file over TCP and
+// UDP from an in-process mmsserver on loopback (bytes = ASF packets delivered).
+func BenchmarkIngest(b *testing.B) {
+	spec := fixture.WMV2()
+	spec.Duration = 20 * time.Second
+	spec.VideoBitrate = 1_000_000
+	src := clip(b, spec)
+	_, base := serveDir(b, dirWith(b, map[string]string{"a.wmv": src}), func(s *mmsserver.Server) { s.Unpaced = true })
+	for _, transport := range []string{"tcp"} {
+		b.Run(transport, func(b *testing.B) {
+			b.ReportAllocs()
+			var total int64
+			for b.Loop() {
+				s, err := Dial(context.Background(), base+"a.wmv", Options{Transport: transport, Bandwidth: 10_000_000})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for {
+					it, err := s.Next(context.Background())
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					total += int64(len(it.Packet))
+				}
+				s.Close()
+			}
+			b.SetBytes(total / int64(b.N))
+		})
+	}
+}
