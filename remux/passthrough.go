@@ -53,19 +53,35 @@ func (p *passthrough) setHeader(hdr []byte) {
 	p.header = hdr
 }
 
-// write queues pkt for every viewer; keyed says it starts a key frame.
-func (p *passthrough) write(pkt []byte, keyed bool) {
+// waiting reports whether a viewer waits for its first key frame.
+func (p *passthrough) waiting() bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for v := range p.viewers {
 		if !v.started {
-			if !keyed {
+			return true
+		}
+	}
+	return false
+}
+
+// write queues pkt for every viewer. start, when not nil, is the packet
+// starting a key frame as a new viewer's first packet gets it (without the
+// payloads before the key frame).
+func (p *passthrough) write(pkt, start []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for v := range p.viewers {
+		q := pkt
+		if !v.started {
+			if start == nil {
 				continue
 			}
 			v.started = true
+			q = start
 		}
 		select {
-		case v.q <- pkt:
+		case v.q <- q:
 		default:
 			p.dropped++
 			p.endLocked(v, "too slow")

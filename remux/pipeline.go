@@ -61,7 +61,8 @@ type Pipeline struct {
 	mode   string
 	direct *directRemux
 	pkt    asf.Packet
-	keyStr uint8 // video stream number for key frames; 0: every object start counts
+	isVideo  [128]bool // video stream numbers of the entry: their key frames start viewers and runs
+	hasVideo bool      // false: every media object start counts as a key frame
 
 	probing bool // multi-bit-rate entry: packets held until the streams in use are known
 	held    [][]byte
@@ -125,6 +126,12 @@ func (p *Pipeline) WriteHeader(hdr []byte) error {
 	live := liveHeader(h)
 	p.hdr, p.live = h, live
 	p.endEntry()
+	p.isVideo, p.hasVideo = [128]bool{}, false
+	for _, s := range h.Streams {
+		if s.Video != nil && s.StreamNumber < 128 {
+			p.isVideo[s.StreamNumber], p.hasVideo = true, true
+		}
+	}
 	if p.pass != nil {
 		p.pass.setHeader(live)
 	}
@@ -187,15 +194,11 @@ func (p *Pipeline) endEntry() {
 	p.direct = nil
 	p.mode = ""
 	p.probing, p.held, p.seen = false, nil, nil
-	p.keyStr = 0
 }
 
 // startEntry chooses how the entry becomes HLS and starts it.
 func (p *Pipeline) startEntry(es entryStreams) error {
 	p.es = es
-	if es.video != nil {
-		p.keyStr = uint8(es.video.StreamNumber)
-	}
 	if !p.fixed {
 		p.fixed = true
 		p.out = chooseOutParams(p.opts, es)
@@ -283,7 +286,11 @@ func (p *Pipeline) WritePacket(pkt []byte) error {
 	perr := p.pkt.Unmarshal(b)
 	keyed := perr == nil && p.keyed(&p.pkt)
 	if p.pass != nil {
-		p.pass.write(b, keyed)
+		var start []byte
+		if keyed && p.pass.waiting() {
+			start = trimToKeyFrame(&p.pkt, &p.isVideo, b)
+		}
+		p.pass.write(b, start)
 	}
 	if perr != nil {
 		p.metaMu.Lock()
@@ -364,13 +371,13 @@ func (p *Pipeline) probe(b []byte) error {
 	return nil
 }
 
-// keyed reports whether a packet starts a key frame of the entry's video
-// stream (any media object start when there is no video).
+// keyed reports whether a packet starts a key frame of a video stream (any
+// media object start when the entry has no video).
 func (p *Pipeline) keyed(pkt *asf.Packet) bool {
 	for i := range pkt.Payloads {
 		pl := &pkt.Payloads[i]
-		if p.keyStr != 0 {
-			if pl.StreamNumber == p.keyStr && pl.KeyFrame && (pl.OffsetIntoMediaObject == 0 || pl.Compressed) {
+		if p.hasVideo {
+			if p.isVideo[pl.StreamNumber&0x7f] && pl.KeyFrame && (pl.OffsetIntoMediaObject == 0 || pl.Compressed) {
 				return true
 			}
 			continue
@@ -380,6 +387,56 @@ func (p *Pipeline) keyed(pkt *asf.Packet) bool {
 		}
 	}
 	return false
+}
+
+// trimToKeyFrame returns the packet a new viewer starts with: without the
+// video payloads before the key frame (frames a decoder cannot use without
+// their references) and without fragments of objects that began earlier.
+// It returns b itself when nothing needs to go, and when re-encoding fails.
+func trimToKeyFrame(pkt *asf.Packet, isVideo *[128]bool, b []byte) []byte {
+	k := -1
+	var keyStr uint8
+	for i := range pkt.Payloads {
+		pl := &pkt.Payloads[i]
+		if isVideo[pl.StreamNumber&0x7f] && pl.KeyFrame && (pl.OffsetIntoMediaObject == 0 || pl.Compressed) {
+			k, keyStr = i, pl.StreamNumber
+			break
+		}
+	}
+	if k < 0 {
+		return b
+	}
+	type obj struct {
+		stream uint8
+		num    uint32
+	}
+	begun := map[obj]bool{}
+	kept := make([]asf.Payload, 0, len(pkt.Payloads))
+	for i, pl := range pkt.Payloads {
+		if i < k && pl.StreamNumber == keyStr {
+			continue
+		}
+		if pl.OffsetIntoMediaObject != 0 && !pl.Compressed && !begun[obj{pl.StreamNumber, pl.MediaObjectNumber}] {
+			continue
+		}
+		begun[obj{pl.StreamNumber, pl.MediaObjectNumber}] = true
+		kept = append(kept, pl)
+	}
+	if len(kept) == len(pkt.Payloads) {
+		return b
+	}
+	np := *pkt
+	np.Payloads = kept
+	if !np.MultiplePayloads && len(kept) != 1 {
+		return b
+	}
+	// the dropped payloads become padding: a WORD Padding Length holds it (5.2.2)
+	np.LengthTypeFlags = np.LengthTypeFlags&^0x18 | 0x10
+	out, err := np.Append(nil, len(b))
+	if err != nil {
+		return b
+	}
+	return out
 }
 
 // Discontinuity says the upstream is gone; a header comes next. What ffmpeg
