@@ -46,9 +46,18 @@ func fakeServer(t *testing.T, serve func(c net.Conn)) string {
 	return "mmst://" + ln.Addr().String() + "/x.asf"
 }
 
-// scripted answers the handshake like a well-behaved server until answer
-// returns false for a message; answer may write anything itself.
-func scripted(answer func(c net.Conn, m mmsproto.Message) bool) func(c net.Conn) {
+// verdict tells scripted what to do after answer saw a message.
+type verdict int
+
+const (
+	answerDefault verdict = iota // answer like a well-behaved server
+	handled                      // answer already did what it wanted
+	hangUp                       // close the connection
+)
+
+// scripted answers the handshake like a well-behaved server, letting answer
+// see every message first; answer may write anything itself.
+func scripted(answer func(c net.Conn, m mmsproto.Message) verdict) func(c net.Conn) {
 	return func(c net.Conn) {
 		r := &tcpReader{r: c, maxSize: 1 << 16}
 		var seq uint16
@@ -61,8 +70,11 @@ func scripted(answer func(c net.Conn, m mmsproto.Message) bool) func(c net.Conn)
 			if err != nil || it.msg == nil {
 				return
 			}
-			if !answer(c, it.msg) {
+			switch answer(c, it.msg) {
+			case hangUp:
 				return
+			case handled:
+				continue
 			}
 			switch m := it.msg.(type) {
 			case *mmsproto.LinkViewerToMacConnect:
@@ -156,30 +168,30 @@ func TestHostileServers(t *testing.T) {
 		}
 	})
 	t.Run("stall", func(t *testing.T) {
-		url := fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) bool {
-			_, ok := m.(*mmsproto.LinkViewerToMacOpenFile)
-			if ok {
+		url := fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) verdict {
+			if _, ok := m.(*mmsproto.LinkViewerToMacOpenFile); ok {
 				time.Sleep(2500 * time.Millisecond) // never answers in time
+				return hangUp
 			}
-			return !ok
+			return answerDefault
 		}))
 		if err := hostileDial(t, url); !errors.Is(err, ErrTimeout) {
 			t.Errorf("want ErrTimeout, got %v", err)
 		}
 	})
 	t.Run("endless header", func(t *testing.T) {
-		url := fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) bool {
+		url := fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) verdict {
 			if rb, ok := m.(*mmsproto.LinkViewerToMacReadBlock); ok {
 				_, _ = c.Write(mmsproto.Marshal(&mmsproto.LinkMacToViewerReportReadBlock{PlayIncarnation: rb.PlayIncarnation}, 9, 0))
 				part := make([]byte, 3000)
 				for loc := uint32(0); ; loc++ {
 					d := &mmsproto.DataPacket{LocationID: loc, PlayIncarnation: uint8(rb.PlayIncarnation), AFFlags: 0x04, Payload: part}
 					if _, err := c.Write(d.Marshal()); err != nil {
-						return false
+						return hangUp
 					}
 				}
 			}
-			return true
+			return answerDefault
 		}))
 		if err := hostileDial(t, url); !errors.Is(err, ErrProtocol) {
 			t.Errorf("want ErrProtocol (header too large), got %v", err)
@@ -187,28 +199,28 @@ func TestHostileServers(t *testing.T) {
 	})
 	t.Run("redirect loop", func(t *testing.T) {
 		var url string
-		url = fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) bool {
+		url = fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) verdict {
 			if _, ok := m.(*mmsproto.LinkViewerToMacOpenFile); ok {
 				_, _ = c.Write(mmsproto.Marshal(&mmsproto.LinkMacToViewerReportRedirect{RedirectType: mmsproto.RedirectURL, Location: url}, 5, 0))
-				return false
+				return hangUp
 			}
-			return true
+			return answerDefault
 		}))
 		if err := hostileDial(t, url); !errors.Is(err, ErrRedirects) {
 			t.Errorf("want ErrRedirects, got %v", err)
 		}
 	})
 	t.Run("garbage header", func(t *testing.T) {
-		url := fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) bool {
+		url := fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) verdict {
 			if rb, ok := m.(*mmsproto.LinkViewerToMacReadBlock); ok {
 				_, _ = c.Write(mmsproto.Marshal(&mmsproto.LinkMacToViewerReportReadBlock{PlayIncarnation: rb.PlayIncarnation}, 9, 0))
 				part := make([]byte, 500)
 				_, _ = rand.Read(part)
 				d := &mmsproto.DataPacket{PlayIncarnation: uint8(rb.PlayIncarnation), AFFlags: 0x0C, Payload: part}
 				_, _ = c.Write(d.Marshal())
-				return false
+				return hangUp
 			}
-			return true
+			return answerDefault
 		}))
 		if err := hostileDial(t, url); !errors.Is(err, ErrProtocol) {
 			t.Errorf("want ErrProtocol, got %v", err)

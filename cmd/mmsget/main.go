@@ -162,13 +162,12 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 
 // output is one ASF file being written.
 type output struct {
-	f        *os.File
-	bw       *bufio.Writer
-	w        io.Writer
-	header   []byte
-	packets  uint64
-	pktSize  int
-	complete bool
+	f       *os.File
+	bw      *bufio.Writer
+	w       io.Writer
+	header  []byte
+	packets uint64
+	pktSize int
 }
 
 func create(path string, header []byte, stdout io.Writer) (*output, error) {
