@@ -50,17 +50,17 @@ type Pipeline struct {
 
 	tcPtr atomic.Pointer[transcoder] // for Close, which must not wait for feedMu
 
-	feedMu sync.Mutex // the feeding methods; everything below is the feeder's
-	tc     *transcoder
-	out    outParams
-	fixed  bool // out and the HLS tracks are chosen (first playable entry)
-	sticky bool // the channel transcodes from now on
-	hdr    *asf.Header
-	live   []byte // the current header as viewers and ffmpeg get it
-	es     entryStreams
-	mode   string
-	direct *directRemux
-	pkt    asf.Packet
+	feedMu   sync.Mutex // the feeding methods; everything below is the feeder's
+	tc       *transcoder
+	out      outParams
+	fixed    bool // out and the HLS tracks are chosen (first playable entry)
+	sticky   bool // the channel transcodes from now on
+	hdr      *asf.Header
+	live     []byte // the current header as viewers and ffmpeg get it
+	es       entryStreams
+	mode     string
+	direct   *directRemux
+	pkt      asf.Packet
 	isVideo  [128]bool // video stream numbers of the entry: their key frames start viewers and runs
 	hasVideo bool      // false: every media object start counts as a key frame
 
