@@ -130,9 +130,16 @@ func TestFFmpegLive(t *testing.T) {
 	}
 }
 
-// TestVLCLive does the same with VLC (cvlc refuses to run as root, so it runs
-// as nobody through setpriv when the test runs as root).
+// TestVLCLive does the same with VLC over TCP (mmst) and UDP (mmsu). cvlc
+// refuses to run as root, so it runs as nobody through setpriv when the
+// test runs as root.
 func TestVLCLive(t *testing.T) {
+	for _, c := range []struct{ scheme, golden string }{{"mmst", "vlc"}, {"mmsu", "vlcudp"}} {
+		t.Run(c.scheme, func(t *testing.T) { testVLC(t, c.scheme, c.golden) })
+	}
+}
+
+func testVLC(t *testing.T, scheme, golden string) {
 	cvlc, err := exec.LookPath("cvlc")
 	if err != nil {
 		t.Skip("cvlc not installed")
@@ -150,7 +157,7 @@ func TestVLCLive(t *testing.T) {
 	}
 	out := filepath.Join(dir, "out.asf")
 	args := []string{"-I", "dummy", "-vv", "--play-and-exit", "--demux=dump", "--demuxdump-file=" + out,
-		"mmst://" + srv.addr() + "/clip.asf", "vlc://quit"}
+		scheme + "://" + srv.addr() + "/clip.asf", "vlc://quit"}
 	name := cvlc
 	if os.Geteuid() == 0 {
 		setpriv, err := exec.LookPath("setpriv")
@@ -162,13 +169,13 @@ func TestVLCLive(t *testing.T) {
 	}
 	got := runClient(t, srv, name, args...)
 	if *update {
-		saveGolden(t, "vlc", got)
+		saveGolden(t, golden, got)
 	}
-	if want, have := goldenSequence(t, "vlc"), sequence(got); !reflect.DeepEqual(want, have) {
+	if want, have := goldenSequence(t, golden), sequence(got); !reflect.DeepEqual(want, have) {
 		t.Errorf("VLC sent %v\ngolden has %v", have, want)
 	}
 	for _, c := range got {
-		checkClientMessage(t, "vlc", c.msg)
+		checkClientMessage(t, golden, c.msg)
 	}
 	if st, err := os.Stat(out); err != nil || st.Size() < int64(len(clip.packets)*clip.packetSize/2) {
 		t.Errorf("vlc output %v %v: not a full recording", st, err)
@@ -190,7 +197,7 @@ func checkClientMessage(t *testing.T, client string, m Message) {
 		}
 	case *LinkViewerToMacConnectFunnel:
 		fn, err := ParseFunnelName(m.FunnelName)
-		if err != nil || fn.Proto != "TCP" {
+		if err != nil || (fn.Proto != "TCP") != (client == "vlcudp") {
 			t.Errorf("%s funnelName %q: %+v %v", client, m.FunnelName, fn, err)
 		}
 		if m.FunnelMode != FunnelMode {

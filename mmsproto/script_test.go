@@ -79,7 +79,6 @@ type scriptedServer struct {
 	mu       sync.Mutex
 	got      []captured
 	done     chan struct{}
-	ended    chan struct{} // closed once EndOfStream of a StartPlaying is sent
 	serveErr error
 }
 
@@ -89,7 +88,7 @@ func newScriptedServer(t *testing.T, file *testASF) *scriptedServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &scriptedServer{t: t, ln: ln, file: file, done: make(chan struct{}), ended: make(chan struct{})}
+	s := &scriptedServer{t: t, ln: ln, file: file, done: make(chan struct{})}
 	go s.serve()
 	t.Cleanup(func() { ln.Close(); <-s.done })
 	return s
@@ -136,9 +135,38 @@ func (s *scriptedServer) session(conn net.Conn) error {
 		_, err := conn.Write(b)
 		return err
 	}
+	// Data packets go over TCP, or over UDP once ConnectFunnel asks for it
+	// (2.2.4.18; the address in funnelName is not trusted, the TCP peer's is).
+	var udp net.Conn
+	defer func() {
+		if udp != nil {
+			udp.Close()
+		}
+	}()
+	sendData := func(pkts ...*DataPacket) error {
+		if udp == nil {
+			msgs := make([]Message, len(pkts))
+			for i, p := range pkts {
+				msgs[i] = p
+			}
+			return send(msgs...)
+		}
+		// Paced like a server sending by ASF send time, so that the
+		// datagrams are read before EndOfStream arrives on TCP (VLC wants a
+		// media packet before any further command after StartedPlaying).
+		for _, p := range pkts {
+			if _, err := udp.Write(p.Marshal()); err != nil {
+				return err
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if len(pkts) > 1 {
+			time.Sleep(time.Second)
+		}
+		return nil
+	}
 	f := s.file
 	const openFileID = 1
-	ended := false
 	for {
 		conn.SetReadDeadline(time.Now().Add(60 * time.Second))
 		m, err := rd.Next()
@@ -158,6 +186,16 @@ func (s *scriptedServer) session(conn net.Conn) error {
 		case *LinkViewerToMacFunnelInfo:
 			err = send(NewReportFunnelInfo(MMSDisablePacketPair, 0xC0FFEE, nil))
 		case *LinkViewerToMacConnectFunnel:
+			fn, ferr := ParseFunnelName(m.FunnelName)
+			if ferr != nil {
+				return ferr
+			}
+			if fn.Proto == "UDP" {
+				host, _, _ := net.SplitHostPort(conn.RemoteAddr().String())
+				if udp, err = net.Dial("udp", net.JoinHostPort(host, fmt.Sprint(fn.Port))); err != nil {
+					return err
+				}
+			}
 			err = send(&LinkMacToViewerReportConnectedFunnel{FunnelName: FunnelOfTheGods})
 		case *LinkViewerToMacOpenFile:
 			err = send(&LinkMacToViewerReportOpenFile{
@@ -168,21 +206,26 @@ func (s *scriptedServer) session(conn net.Conn) error {
 				FileBitRate: f.bitRate, FileHeaderSize: uint32(len(f.header)),
 			})
 		case *LinkViewerToMacReadBlock:
-			err = send(&LinkMacToViewerReportReadBlock{PlayIncarnation: m.PlayIncarnation},
-				&DataPacket{PlayIncarnation: uint8(m.PlayIncarnation), AFFlags: AFFlagsHeaderLast, Payload: f.header})
+			hdr := &DataPacket{PlayIncarnation: uint8(m.PlayIncarnation), AFFlags: AFFlagsHeaderLast, Payload: f.header}
+			if udp == nil {
+				err = send(&LinkMacToViewerReportReadBlock{PlayIncarnation: m.PlayIncarnation}, hdr)
+			} else if err = sendData(hdr); err == nil { // 4.4.1: header over UDP, then ReportReadBlock
+				err = send(&LinkMacToViewerReportReadBlock{PlayIncarnation: m.PlayIncarnation})
+			}
 		case *LinkViewerToMacStreamSwitch:
 			err = send(&LinkMacToViewerReportStreamSwitch{})
 		case *LinkViewerToMacStartPlaying:
-			msgs := []Message{&LinkMacToViewerReportStartedPlaying{PlayIncarnation: m.PlayIncarnation, TigerFileID: openFileID}}
+			var pkts []*DataPacket
 			for i, p := range f.packets {
-				msgs = append(msgs, &DataPacket{LocationID: uint32(i), PlayIncarnation: uint8(m.PlayIncarnation), AFFlags: uint8(i), Payload: p})
+				pkts = append(pkts, &DataPacket{LocationID: uint32(i), PlayIncarnation: uint8(m.PlayIncarnation), AFFlags: uint8(i), Payload: p})
 			}
-			msgs = append(msgs, &LinkMacToViewerReportEndOfStream{PlayIncarnation: m.PlayIncarnation})
-			err = send(msgs...)
-			if err == nil && !ended {
-				ended = true
-				close(s.ended)
+			if err = send(&LinkMacToViewerReportStartedPlaying{PlayIncarnation: m.PlayIncarnation, TigerFileID: openFileID}); err != nil {
+				return err
 			}
+			if err = sendData(pkts...); err != nil {
+				return err
+			}
+			err = send(&LinkMacToViewerReportEndOfStream{PlayIncarnation: m.PlayIncarnation})
 		case *LinkViewerToMacStopPlaying:
 			err = send(&LinkMacToViewerReportEndOfStream{PlayIncarnation: m.PlayIncarnation})
 		case *LinkViewerToMacCloseFile:
