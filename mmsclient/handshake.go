@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mmsgate/mmsgate/asf"
+	"github.com/mmsgate/mmsgate/auth"
 	"github.com/mmsgate/mmsgate/event"
 	"github.com/mmsgate/mmsgate/mmsproto"
 )
@@ -171,7 +172,8 @@ func (s *Session) open(ctx context.Context) error {
 	if err := s.send(&mmsproto.LinkViewerToMacOpenFile{PlayIncarnation: s.nextPlayInc(), FileName: s.tgt.Path}); err != nil {
 		return err
 	}
-	var au *authState
+	var au *auth.ClientExchange
+	scheme := ""
 	for round := 0; ; round++ {
 		deadline := time.Now().Add(s.opts.StepTimeout)
 		e, err := s.wait(ctx, deadline, "waiting for ReportOpenFile")
@@ -187,9 +189,9 @@ func (s *Session) open(ctx context.Context) error {
 				return hrError("OpenFile "+s.tgt.Path, m.HR)
 			}
 			if au != nil {
-				s.emit(event.Auth, "authenticated with "+au.scheme, map[string]any{"scheme": au.scheme, "outcome": "ok"})
+				s.emit(event.Auth, "authenticated with "+scheme, map[string]any{"scheme": scheme, "outcome": "ok"})
 				s.mu.Lock()
-				s.stats.AuthScheme = au.scheme
+				s.stats.AuthScheme = scheme
 				s.mu.Unlock()
 			}
 			s.openFile = *m
@@ -210,16 +212,25 @@ func (s *Session) open(ctx context.Context) error {
 			}
 			return &redirectError{to: to}
 		case *mmsproto.LinkMacToViewerSecurityChallenge:
+			// 3.1.5.8: the token's first two bytes say the scheme
+			// (NTLM: zero), else ConnectedEX's AuthenPackage does.
+			scheme = s.authScheme
+			if len(m.Token) >= 2 {
+				scheme = auth.SchemeBasic
+				if m.Token[0] == 0 && m.Token[1] == 0 {
+					scheme = auth.SchemeNTLM
+				}
+			}
 			if au == nil {
-				au = newAuthState(s.authScheme, s.serverMajor, s.user, s.pass)
-			} else if au.done() {
-				s.emit(event.Auth, "credentials rejected", map[string]any{"scheme": au.scheme, "outcome": "rejected"})
-				return fmt.Errorf("%w: the server rejected the credentials for user %q (%s)", ErrAuth, s.user, au.scheme)
+				au = (&auth.Client{Username: s.user, Password: s.pass, WrapNTLMAuth: true}).NewExchange(s.authScheme)
+			} else if au.Done() {
+				s.emit(event.Auth, "credentials rejected", map[string]any{"scheme": scheme, "outcome": "rejected"})
+				return fmt.Errorf("%w: the server rejected the credentials for user %q (%s)", ErrAuth, s.user, scheme)
 			}
 			if s.user == "" {
-				return fmt.Errorf("%w: the server asks for credentials (%s) and none were given", ErrAuth, au.scheme)
+				return fmt.Errorf("%w: the server asks for credentials (%s) and none were given", ErrAuth, scheme)
 			}
-			tok, err := au.respond(m.Token)
+			tok, err := au.Step(m.Token)
 			if err != nil {
 				return fmt.Errorf("%w: %w", ErrAuth, err)
 			}
