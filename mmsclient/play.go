@@ -370,11 +370,10 @@ func (s *Session) requestResend(seqs []uint32) {
 	if len(seqs) == 0 || s.udp == nil {
 		return
 	}
-	var buf [12 + 4*maxResendList]byte
 	for len(seqs) > 0 {
 		n := min(len(seqs), maxResendList)
-		b := appendResendRequest(buf[:0], s.clientID, s.fileID, seqs[:n])
-		if _, err := s.udp.WriteTo(b, s.resend); err != nil {
+		r := mmsproto.RequestPacketListResend{ClientID: s.clientID, SourceID: uint16(s.fileID), Packets: seqs[:n]}
+		if _, err := s.udp.WriteTo(r.Marshal(), s.resend); err != nil {
 			s.log.Debug("resend request failed", "err", err)
 		}
 		seqs = seqs[n:]

@@ -32,19 +32,11 @@ const (
 
 // parseDataPacket parses one Data packet; b must hold exactly PacketSize bytes.
 func parseDataPacket(b []byte) (dataPacket, error) {
-	if len(b) < mmsproto.DataHeaderSize {
-		return dataPacket{}, fmt.Errorf("%w: Data packet of %d bytes", mmsproto.ErrShort, len(b))
+	var p mmsproto.DataPacket
+	if err := p.Unmarshal(b); err != nil {
+		return dataPacket{}, err
 	}
-	size := int(binary.LittleEndian.Uint16(b[6:]))
-	if size != len(b) {
-		return dataPacket{}, fmt.Errorf("%w: Data packet PacketSize %d, datagram %d bytes", mmsproto.ErrBadLength, size, len(b))
-	}
-	return dataPacket{
-		LocationID:      binary.LittleEndian.Uint32(b),
-		PlayIncarnation: b[4],
-		AFFlags:         b[5],
-		Payload:         b[mmsproto.DataHeaderSize:],
-	}, nil
+	return dataPacket{LocationID: p.LocationID, PlayIncarnation: p.PlayIncarnation, AFFlags: p.AFFlags, Payload: p.Payload}, nil
 }
 
 // tcpReader reads what arrives on the control connection: TcpMessageHeader
@@ -156,18 +148,5 @@ func unexpected(err error) error {
 	return err
 }
 
-// appendResendRequest appends a RequestPacketListResend packet (2.2.5) asking
-// for up to 32 packets.
-func appendResendRequest(b []byte, clientID uint32, fileID uint32, seqs []uint32) []byte {
-	b = binary.LittleEndian.AppendUint32(b, 0xBEEFF00D)
-	b = binary.LittleEndian.AppendUint32(b, clientID)
-	b = binary.LittleEndian.AppendUint16(b, uint16(fileID))
-	b = binary.LittleEndian.AppendUint16(b, uint16(len(seqs)))
-	for _, s := range seqs {
-		b = binary.LittleEndian.AppendUint32(b, s)
-	}
-	return b
-}
-
 // maxResendList is the most packets one RequestPacketListResend may ask for.
-const maxResendList = 32
+const maxResendList = mmsproto.MaxResendPackets
