@@ -207,7 +207,11 @@ func (h *hlsOutput) writeAAC(conf *mpeg4audio.AudioSpecificConfig, pts int64, au
 		}
 	}
 	rate := h.audioConf.SampleRate
-	c := h.tl.audio(pts, rate, len(aus))
+	c, ok := h.tl.audio(pts, rate, len(aus))
+	if !ok {
+		h.mu.Unlock()
+		return nil
+	}
 	if !h.wantVideo {
 		h.countLocked(false, c*clock90k/int64(rate), true, len(aus))
 	}

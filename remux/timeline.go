@@ -78,24 +78,29 @@ func (t *timeline) video(pts int64) int64 {
 }
 
 // audio returns the channel time, in samples at rate, of the first of n AAC
-// frames with producer time pts (90 kHz). Audio is laid out sample-exactly:
-// a frame that arrives within one frame of where the previous one ended is
-// put right there, so that millisecond or 90 kHz rounding never makes fMP4
-// sample durations jitter; a larger gap is kept as a gap, and audio never
-// goes back.
-func (t *timeline) audio(pts int64, rate int, n int) int64 {
+// frames with producer time pts (90 kHz), and false when they are to be
+// dropped. Audio is laid out sample-exactly: frames that arrive within half
+// a frame of where the previous ones ended go right there, so that rounding
+// of 90 kHz or millisecond timestamps never makes fMP4 sample durations
+// jitter. A larger gap is kept as a gap; frames that fall a whole frame
+// behind (a source clock slower than nominal) are dropped, so audio never
+// drifts from video by more than a frame, and never goes back.
+func (t *timeline) audio(pts int64, rate int, n int) (int64, bool) {
 	c90 := t.toChannel(pts)
 	t.audioRate = int64(rate)
 	cs := c90 * int64(rate) / clock90k
 	if t.haveAudio {
-		if cs < t.nextAudio+aacFrameSamples {
+		switch diff := cs - t.nextAudio; {
+		case diff <= -aacFrameSamples:
+			return 0, false
+		case diff < aacFrameSamples/2:
 			cs = t.nextAudio
 		}
 	}
 	t.haveAudio = true
 	t.nextAudio = cs + int64(n)*aacFrameSamples
 	t.end = max(t.end, t.nextAudio*clock90k/int64(rate))
-	return cs
+	return cs, true
 }
 
 // wrapDecoder unwraps a counter of bits width (32 for ASF milliseconds) into
