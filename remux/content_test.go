@@ -48,11 +48,11 @@ func withEncryption(t *testing.T, hdr []byte) []byte {
 		t.Fatal(err)
 	}
 	var body []byte
-	body = binary.LittleEndian.AppendUint32(body, 0)         // Secret Data Length
-	body = binary.LittleEndian.AppendUint32(body, 4)         // Protection Type Length
-	body = append(body, 'D', 'R', 'M', 0)                    //
-	body = binary.LittleEndian.AppendUint32(body, 0)         // Key ID Length
-	body = binary.LittleEndian.AppendUint32(body, 0)         // License URL Length
+	body = binary.LittleEndian.AppendUint32(body, 0) // Secret Data Length
+	body = binary.LittleEndian.AppendUint32(body, 4) // Protection Type Length
+	body = append(body, 'D', 'R', 'M', 0)            //
+	body = binary.LittleEndian.AppendUint32(body, 0) // Key ID Length
+	body = binary.LittleEndian.AppendUint32(body, 0) // License URL Length
 	raw := append(asf.ContentEncryptionObjectID[:0:0], asf.ContentEncryptionObjectID[:]...)
 	raw = binary.LittleEndian.AppendUint64(raw, uint64(24+len(body)))
 	raw = append(raw, body...)
