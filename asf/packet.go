@@ -223,8 +223,10 @@ func (p *Packet) payloadReader(b []byte) (payloadReader, error) {
 	r.off++
 	r.left = int(p.PayloadFlags & 0x3f)
 	r.plT = p.PayloadFlags >> 6
-	if r.left == 0 {
-		return r, fmt.Errorf("%w: multiple payloads with a count of 0", ErrPacket)
+	// A count of 0 leaves a packet without payloads (filler), as FFmpeg
+	// reads it too.
+	if r.left > 0 && r.plT == 0 {
+		return r, fmt.Errorf("%w: payload length type 0 with multiple payloads", ErrPacket)
 	}
 	return r, nil
 }
@@ -289,9 +291,6 @@ func parsePayload(data []byte, off int, repType, offType, monType, plType uint8)
 	if plType == 0xff {
 		n = len(data) - off
 	} else {
-		if plType == 0 {
-			return pl, 0, fmt.Errorf("%w: payload length type 0 with multiple payloads", ErrPacket)
-		}
 		if off+fieldSize(plType) > len(data) {
 			return pl, 0, fmt.Errorf("%w: no payload length", ErrPacket)
 		}

@@ -263,3 +263,17 @@ func TestSubPayload(t *testing.T) {
 		t.Errorf("lying sub-payload length: %v", err)
 	}
 }
+
+// TestPacketWithoutPayloads: multiple payloads with a count of 0 is an
+// empty (filler) packet, not an error; a payload length type of 0 is.
+func TestPacketWithoutPayloads(t *testing.T) {
+	b := []byte{0x82, 0, 0, 0x11, 0x5d, 4, 0, 0x10, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0}
+	var p Packet
+	if err := p.Unmarshal(b); err != nil || len(p.Payloads) != 0 || p.SendTime != 16 || p.PaddingLength != 4 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	b[13] = 0x01 // one payload, length type 0
+	if err := p.Unmarshal(b); !errors.Is(err, ErrPacket) {
+		t.Errorf("payload length type 0: %v", err)
+	}
+}
