@@ -50,3 +50,42 @@ func TestLiveAndCancel(t *testing.T) {
 		})
 	}
 }
+
+// TestCloseWhileNextBlocks closes the session from another goroutine while
+// Next waits for a packet that a slow live source has not sent yet.
+func TestCloseWhileNextBlocks(t *testing.T) {
+	checkNoLeak(t)
+	src := clip(t, fixture.AudioOnly())
+	srv, base := serveDir(t, t.TempDir(), func(s *mmsserver.Server) { s.Rate = 0.05 })
+	if err := srv.AddLive("slow", src); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Dial(context.Background(), base+"slow", Options{Transport: "tcp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := s.Next(context.Background()); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(200 * time.Millisecond) // let Next block; the test passes either way
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("Next: %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Next still blocked after Close")
+	}
+	if !s.Stats().LogSent {
+		t.Errorf("no CLIENT_LOG sent on Close")
+	}
+}

@@ -127,6 +127,8 @@ func (s *Session) play(ctx context.Context, pos startPosition, rate float64) err
 // failure. Canceling ctx makes Next return ctx's error; the session stays
 // usable.
 func (s *Session) Next(ctx context.Context) (Item, error) {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
 	for {
 		if len(s.items) > 0 {
 			it := s.items[0]
@@ -148,6 +150,9 @@ func (s *Session) Next(ctx context.Context) (Item, error) {
 		if err := s.step(ctx); err != nil {
 			if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 				return Item{}, err
+			}
+			if errors.Is(err, errInterrupted) {
+				return Item{}, ErrClosed
 			}
 			s.fail(err)
 		}
@@ -600,6 +605,8 @@ func (s *Session) Stride(ctx context.Context, pos time.Duration, rate float64) e
 }
 
 func (s *Session) reposition(ctx context.Context, pos startPosition, rate float64) error {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
 	if err := s.usable(); err != nil {
 		return err
 	}
@@ -618,6 +625,8 @@ func (s *Session) reposition(ctx context.Context, pos startPosition, rate float6
 // SwitchStreams changes the streams while playing (3.1.4.3): only the
 // streams whose state changes are named in the StreamSwitch.
 func (s *Session) SwitchStreams(ctx context.Context, streams []uint16) error {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
 	if err := s.usable(); err != nil {
 		return err
 	}
@@ -669,11 +678,19 @@ func (s *Session) usable() error {
 
 // Close ends the session: StopPlaying and the CLIENT_LOG when still
 // playing, CloseFile, then the connection (3.1.4.8). It waits for the
-// session's goroutines to end. Calling it again does nothing.
+// session's goroutines to end. It may be called from any goroutine, also
+// while another one is blocked in Next (which then returns ErrClosed).
+// Calling it again does nothing.
 func (s *Session) Close() error {
+	if !s.opMu.TryLock() {
+		s.interruptOnce.Do(func() { close(s.interrupt) })
+		s.opMu.Lock()
+	}
+	defer s.opMu.Unlock()
 	if s.closed {
 		return nil
 	}
+	s.ignoreInterrupt = true // the graceful steps below wait again
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.StepTimeout)
 	defer cancel()
 	if s.err == nil && s.ctx.Err() == nil {

@@ -38,6 +38,8 @@ var (
 	ErrRedirects = errors.New("mmsclient: redirect refused")
 	// ErrClosed: the session was closed.
 	ErrClosed = errors.New("mmsclient: session closed")
+
+	errInterrupted = fmt.Errorf("%w while waiting", ErrClosed)
 )
 
 // Item is what Next returns: either a new ASF file header (Header Object
@@ -60,9 +62,9 @@ const (
 // maxMessageSize bounds one TcpMessageHeader packet from the server.
 const maxMessageSize = 1 << 20
 
-// Session is one MMS streaming session (3.1). Next, Seek, Stride,
-// SwitchStreams and Close must be called from one goroutine at a time;
-// Header, Stats and the other getters may be called from any.
+// Session is one MMS streaming session (3.1). Next, Seek, Stride and
+// SwitchStreams run one at a time (they lock the session); Close, Header,
+// Stats and the other getters may be called from any goroutine at any time.
 type Session struct {
 	opts  Options
 	ev    event.Func
@@ -84,7 +86,14 @@ type Session struct {
 	udpFrom net.IP
 	resend  net.Addr
 	pings   atomic.Uint32
-	dataOK  atomic.Bool // a ReadBlock went out: Data packets may arrive on TCP
+
+	// opMu serializes Next, Seek, Stride, SwitchStreams and Close; Close
+	// closes interrupt to get a blocked Next out of its wait.
+	opMu            sync.Mutex
+	interrupt       chan struct{}
+	interruptOnce   sync.Once
+	ignoreInterrupt bool        // set by Close once it holds opMu
+	dataOK          atomic.Bool // a ReadBlock went out: Data packets may arrive on TCP
 
 	// The abstract data model of 3.1.1.
 	state          clientState
@@ -245,8 +254,9 @@ func attempt(ctx context.Context, tgt *target, transport string, opts Options, s
 	s := &Session{
 		opts: opts, ev: opts.OnEvent, log: opts.Logger, tgt: tgt, begin: begin,
 		transport: transport, headerInc: 1, playInc: 9,
-		inbox: make(chan inbound, 64),
-		stats: *stats,
+		inbox:     make(chan inbound, 64),
+		interrupt: make(chan struct{}),
+		stats:     *stats,
 	}
 	s.stats.Attempts = slices.Clone(stats.Attempts)
 	s.user, s.pass = opts.Username, opts.Password
@@ -443,6 +453,10 @@ func (s *Session) wait(ctx context.Context, deadline time.Time, what string) (ev
 		defer t.Stop()
 		tick = t.C
 	}
+	interrupt := s.interrupt
+	if s.ignoreInterrupt {
+		interrupt = nil
+	}
 	if s.timer == nil {
 		s.timer = time.NewTimer(time.Until(deadline))
 	} else {
@@ -455,6 +469,8 @@ func (s *Session) wait(ctx context.Context, deadline time.Time, what string) (ev
 		return evt{}, ctx.Err()
 	case <-s.ctx.Done():
 		return evt{}, fmt.Errorf("%w (%v)", ErrClosed, context.Cause(s.ctx))
+	case <-interrupt:
+		return evt{}, errInterrupted
 	case in := <-s.inbox:
 		if in.err != nil {
 			return evt{}, s.connError(in.err, what)
