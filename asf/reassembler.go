@@ -133,7 +133,8 @@ func (r *Reassembler) Push(p *Packet) ([]MediaObject, error) {
 			}
 			st.active, st.number, st.size, st.pts, st.key = true, pl.MediaObjectNumber, pl.MediaObjectSize,
 				pl.PresentationTime, pl.KeyFrame
-			st.buf = make([]byte, 0, pl.MediaObjectSize)
+			// Grow with the data received, not with the size announced.
+			st.buf = make([]byte, 0, min(pl.MediaObjectSize, 256<<10))
 		} else if !st.active || st.number != pl.MediaObjectNumber || uint32(len(st.buf)) != pl.OffsetIntoMediaObject ||
 			st.size != pl.MediaObjectSize {
 			errs = append(errs, fmt.Errorf("%w: stream %d: fragment at offset %d of media object %d without its beginning",
