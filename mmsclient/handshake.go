@@ -198,6 +198,7 @@ func (s *Session) open(ctx context.Context) error {
 			s.fileID = m.OpenFileID
 			s.fileOpen = true
 			s.packetSize = int(m.FilePacketSize)
+			s.limitDatagrams(s.packetSize)
 			return nil
 		case *mmsproto.LinkMacToViewerReportRedirect:
 			if m.HR != mmsproto.HRSuccess {
@@ -290,6 +291,14 @@ func (s *Session) readHeader(ctx context.Context, first bool) error {
 		if s.pairExpected > 0 {
 			s.pairExpected = 2
 		}
+	}
+}
+
+// limitDatagrams bounds the UDP datagrams accepted: Data packets carry at
+// most one ASF packet (or header part, 3.2.5.8.1) or a packet-pair packet.
+func (s *Session) limitDatagrams(packetSize int) {
+	if packetSize > 0 {
+		s.maxDgram.Store(int32(min(max(packetSize, 1472)+mmsproto.DataHeaderSize, mmsproto.MaxDataPacketSize)))
 	}
 }
 

@@ -511,6 +511,9 @@ func (s *Session) drainUDP(ctx context.Context) error {
 		case evTick:
 			s.onTick(time.Now())
 		case evTCP:
+			if len(s.backlog) >= maxBacklog {
+				return fmt.Errorf("%w: more than %d messages while draining UDP", ErrProtocol, maxBacklog)
+			}
 			s.backlog = append(s.backlog, e.tcp)
 		}
 	}
@@ -519,6 +522,9 @@ func (s *Session) drainUDP(ctx context.Context) error {
 	s.popReady()
 	return nil
 }
+
+// maxBacklog bounds the TCP messages set aside while draining UDP.
+const maxBacklog = 256
 
 // tailProbes is how many numbers past the last packet drainUDP asks for.
 const tailProbes = 3
@@ -532,6 +538,7 @@ func (s *Session) onStreamChange(ctx context.Context, m *mmsproto.LinkMacToViewe
 	s.emit(event.EntryChange, fmt.Sprintf("playlist entry %d: header of %d bytes, %d bit/s", entry, m.HeaderSize, m.BitRate),
 		map[string]any{"entry": entry, "header_size": m.HeaderSize, "bitrate": m.BitRate, "packet_size": m.PacketSize})
 	s.packetSize = int(m.PacketSize)
+	s.limitDatagrams(s.packetSize)
 	if s.transport == TransportTCP {
 		// The server sends the new header with playIncarnation 0xFF, then
 		// the entry's packets with the same incarnation (3.2.4.2).

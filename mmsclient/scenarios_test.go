@@ -162,6 +162,23 @@ func TestSeekStrideSwitch(t *testing.T) {
 			if got := nextPacketTime(t, s); got > 1600 {
 				t.Errorf("stride from 1 s: send time %d ms", got)
 			}
+			// Rewind (negative rate) from 8 s: send times go down.
+			if err := s.Stride(ctx, 8*time.Second, -2); err != nil {
+				t.Fatal(err)
+			}
+			var times []uint32
+			for {
+				it, err := s.Next(ctx)
+				if err != nil {
+					break // the rewind reaches the start: end of stream
+				}
+				if it.Packet != nil && s.pkt.Unmarshal(it.Packet) == nil {
+					times = append(times, s.pkt.SendTime)
+				}
+			}
+			if len(times) < 2 || times[len(times)-1] >= times[0] {
+				t.Errorf("rewinding from 8 s: send times %v", times)
+			}
 			// Seek by packet number.
 			if err := s.SeekPacket(ctx, 5); err != nil {
 				t.Fatal(err)

@@ -92,8 +92,9 @@ type Session struct {
 	opMu            sync.Mutex
 	interrupt       chan struct{}
 	interruptOnce   sync.Once
-	ignoreInterrupt bool        // set by Close once it holds opMu
-	dataOK          atomic.Bool // a ReadBlock went out: Data packets may arrive on TCP
+	ignoreInterrupt bool         // set by Close once it holds opMu
+	dataOK          atomic.Bool  // a ReadBlock went out: Data packets may arrive on TCP
+	maxDgram        atomic.Int32 // larger UDP datagrams are dropped unread
 
 	// The abstract data model of 3.1.1.
 	state          clientState
@@ -337,7 +338,8 @@ func (s *Session) openUDP(ctx context.Context) error {
 	s.udp = pc
 	s.udpFrom = net.IP(remote.Addr().AsSlice())
 	s.resend = net.UDPAddrFromAddrPort(remote)
-	s.udpCh = make(chan datagram, 8192)
+	s.udpCh = make(chan datagram, 2048)
+	s.maxDgram.Store(mmsproto.MaxDataPacketSize)
 	s.reorder = newReorderBuffer(1024, s.opts.ResendRetry, s.opts.ResendTimeout)
 	context.AfterFunc(s.ctx, func() { pc.Close() })
 	s.wg.Add(1)
@@ -393,6 +395,9 @@ func (s *Session) readUDP() {
 		}
 		if ua, ok := addr.(*net.UDPAddr); !ok || !ua.IP.Equal(s.udpFrom) {
 			continue // only the server's datagrams
+		}
+		if n > int(s.maxDgram.Load()) {
+			continue // bigger than any Data packet of this content: junk
 		}
 		d := datagram{b: slices.Clone(buf[:n]), at: time.Now()}
 		select {
