@@ -41,7 +41,13 @@ import (
 //     absolute stop time of 16777.215 s), asfOffset and locationId
 //     0xFFFFFFFF, no optional trailer; openFileId always 1.
 //   - 2.2.4.16 CloseFile: playIncarnation 1, openFileId 1.
-//   - Neither client sends Logging (2.2.4.20) or Pong unless pinged.
+//   - 2.2.4.22 Pong: FFmpeg answers a Ping with dwParam1 1 and dwParam2
+//     0x0100FFFF, VLC with zeros.
+//   - Neither client sends Logging (2.2.4.20), FunnelInfo over UDP, or
+//     packet-pair requests (both set Connect's playIncarnation to 0).
+//   - VLC over UDP reads ReportReadBlock only while waiting for the header:
+//     a server must send ReportReadBlock before the header's Data packets,
+//     as 3.2.5.8 orders, or VLC takes it for the StreamSwitch answer.
 
 func readGolden(t *testing.T, name string) ([]byte, Message, TcpMessageHeader) {
 	t.Helper()
@@ -161,7 +167,12 @@ func TestGoldenFFmpeg(t *testing.T) {
 		t.Errorf("StartPlaying %+v", m)
 	}
 
-	_, m, _ = readGolden(t, "ffmpeg-07-LinkViewerToMacCloseFile.bin")
+	_, m, _ = readGolden(t, "ffmpeg-07-LinkViewerToMacPong.bin")
+	if !reflect.DeepEqual(m, &LinkViewerToMacPong{Param1: 1, Param2: 0x0100FFFF}) {
+		t.Errorf("Pong %+v", m)
+	}
+
+	_, m, _ = readGolden(t, "ffmpeg-08-LinkViewerToMacCloseFile.bin")
 	if !reflect.DeepEqual(m, &LinkViewerToMacCloseFile{PlayIncarnation: 1, OpenFileID: 1}) {
 		t.Errorf("CloseFile %+v", m)
 	}
@@ -215,7 +226,12 @@ func TestGoldenVLC(t *testing.T) {
 		t.Errorf("StartPlaying %+v", m)
 	}
 
-	_, m, _ = readGolden(t, "vlc-06-LinkViewerToMacCloseFile.bin")
+	_, m, _ = readGolden(t, "vlc-06-LinkViewerToMacPong.bin")
+	if !reflect.DeepEqual(m, &LinkViewerToMacPong{}) {
+		t.Errorf("Pong %+v", m)
+	}
+
+	_, m, _ = readGolden(t, "vlc-07-LinkViewerToMacCloseFile.bin")
 	if !reflect.DeepEqual(m, &LinkViewerToMacCloseFile{PlayIncarnation: 1, OpenFileID: 1}) {
 		t.Errorf("CloseFile %+v", m)
 	}
@@ -234,7 +250,11 @@ func TestGoldenVLCUDP(t *testing.T) {
 	for _, name := range []string{"02-LinkViewerToMacOpenFile", "03-LinkViewerToMacReadBlock", "04-LinkViewerToMacStreamSwitch",
 		"05-LinkViewerToMacStartPlaying", "06-LinkViewerToMacCloseFile"} {
 		_, udp, _ := readGolden(t, "vlcudp-"+name+".bin")
-		_, tcp, _ := readGolden(t, "vlc-"+name+".bin")
+		tcpName := name
+		if strings.HasSuffix(name, "CloseFile") {
+			tcpName = "07-LinkViewerToMacCloseFile" // the TCP session also answered a Ping
+		}
+		_, tcp, _ := readGolden(t, "vlc-"+tcpName+".bin")
 		if !reflect.DeepEqual(udp, tcp) {
 			t.Errorf("%s differs between UDP and TCP: %+v vs %+v", name, udp, tcp)
 		}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -109,7 +110,7 @@ func goldenSequence(t *testing.T, client string) []string {
 // our bytes. The client's messages must follow the golden sequence.
 func TestFFmpegLive(t *testing.T) {
 	clip := makeClip(t)
-	srv := newScriptedServer(t, clip)
+	srv := newScriptedServer(t, clip, true)
 	out := filepath.Join(t.TempDir(), "out.asf")
 	got := runClient(t, srv, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
 		"-i", "mmst://"+srv.addr()+"/clip.asf", "-t", "1.5", "-c", "copy", "-f", "asf", out)
@@ -139,13 +140,33 @@ func TestVLCLive(t *testing.T) {
 	}
 }
 
+// vlcUDPLock is held while a VLC receives over UDP: VLC 3.0 always binds
+// UDP port 7000 for mmsu, so concurrent VLCs (other packages' tests run in
+// parallel) would steal each other's Data packets. Every test that runs VLC
+// with mmsu:// should take the same lock.
+const vlcUDPLock = "/tmp/mmsgate-vlc-udp-7000.lock"
+
+func lockVLCUDP(t *testing.T) {
+	f, err := os.OpenFile(vlcUDPLock, os.O_CREATE|os.O_RDWR, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+}
+
 func testVLC(t *testing.T, scheme, golden string) {
+	if scheme == "mmsu" {
+		lockVLCUDP(t)
+	}
 	cvlc, err := exec.LookPath("cvlc")
 	if err != nil {
 		t.Skip("cvlc not installed")
 	}
 	clip := makeClip(t)
-	srv := newScriptedServer(t, clip)
+	srv := newScriptedServer(t, clip, false)
 	// t.TempDir's parent is private to root; VLC runs as nobody.
 	dir, err := os.MkdirTemp("", "mmsproto-vlc-")
 	if err != nil {

@@ -79,16 +79,19 @@ type scriptedServer struct {
 	mu       sync.Mutex
 	got      []captured
 	done     chan struct{}
+	// noEndOfStream: FFmpeg never consumes EndOfStream (see TestFFmpegLive);
+	// left unread it would make FFmpeg's close reset the connection.
+	noEndOfStream bool
 	serveErr error
 }
 
-func newScriptedServer(t *testing.T, file *testASF) *scriptedServer {
+func newScriptedServer(t *testing.T, file *testASF, noEndOfStream bool) *scriptedServer {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &scriptedServer{t: t, ln: ln, file: file, done: make(chan struct{})}
+	s := &scriptedServer{t: t, ln: ln, file: file, done: make(chan struct{}), noEndOfStream: noEndOfStream}
 	go s.serve()
 	t.Cleanup(func() { ln.Close(); <-s.done })
 	return s
@@ -206,12 +209,24 @@ func (s *scriptedServer) session(conn net.Conn) error {
 				FileBitRate: f.bitRate, FileHeaderSize: uint32(len(f.header)),
 			})
 		case *LinkViewerToMacReadBlock:
-			hdr := &DataPacket{PlayIncarnation: uint8(m.PlayIncarnation), AFFlags: AFFlagsHeaderLast, Payload: f.header}
-			if udp == nil {
-				err = send(&LinkMacToViewerReportReadBlock{PlayIncarnation: m.PlayIncarnation}, hdr)
-			} else if err = sendData(hdr); err == nil { // 4.4.1: header over UDP, then ReportReadBlock
-				err = send(&LinkMacToViewerReportReadBlock{PlayIncarnation: m.PlayIncarnation})
+			// 3.2.5.8: ReportReadBlock, then the header in Data packets no
+			// larger than filePacketSize (AFFlags 0x04, last 0x0C, 2.2.2).
+			// VLC over UDP depends on this order: it consumes the
+			// ReportReadBlock only while it waits for the header.
+			if err = send(&LinkMacToViewerReportReadBlock{PlayIncarnation: m.PlayIncarnation}); err != nil {
+				return err
 			}
+			var hdr []*DataPacket
+			for i, rest := 0, f.header; len(rest) > 0; i++ {
+				n := min(len(rest), f.packetSize)
+				p := &DataPacket{LocationID: uint32(i), PlayIncarnation: uint8(m.PlayIncarnation), AFFlags: AFFlagsHeaderPart, Payload: rest[:n]}
+				if n == len(rest) {
+					p.AFFlags = AFFlagsHeaderLast
+				}
+				hdr = append(hdr, p)
+				rest = rest[n:]
+			}
+			err = sendData(hdr...)
 		case *LinkViewerToMacStreamSwitch:
 			err = send(&LinkMacToViewerReportStreamSwitch{})
 		case *LinkViewerToMacStartPlaying:
@@ -222,10 +237,22 @@ func (s *scriptedServer) session(conn net.Conn) error {
 			if err = send(&LinkMacToViewerReportStartedPlaying{PlayIncarnation: m.PlayIncarnation, TigerFileID: openFileID}); err != nil {
 				return err
 			}
-			if err = sendData(pkts...); err != nil {
+			// A Ping (2.2.4.1) after the first packet: real clients answer
+			// with a Pong (2.2.4.22), which the golden files record.
+			if err = sendData(pkts[:1]...); err != nil {
 				return err
 			}
-			err = send(&LinkMacToViewerReportEndOfStream{PlayIncarnation: m.PlayIncarnation})
+			if udp == nil {
+				if err = send(&LinkMacToViewerPing{}); err != nil {
+					return err
+				}
+			}
+			if err = sendData(pkts[1:]...); err != nil {
+				return err
+			}
+			if !s.noEndOfStream {
+				err = send(&LinkMacToViewerReportEndOfStream{PlayIncarnation: m.PlayIncarnation})
+			}
 		case *LinkViewerToMacStopPlaying:
 			err = send(&LinkMacToViewerReportEndOfStream{PlayIncarnation: m.PlayIncarnation})
 		case *LinkViewerToMacCloseFile:
