@@ -76,13 +76,13 @@ type scriptedServer struct {
 	ln   net.Listener
 	file *testASF
 
-	mu       sync.Mutex
-	got      []captured
-	done     chan struct{}
+	mu   sync.Mutex
+	got  []captured
+	done chan struct{}
 	// noEndOfStream: FFmpeg never consumes EndOfStream (see TestFFmpegLive);
 	// left unread it would make FFmpeg's close reset the connection.
 	noEndOfStream bool
-	serveErr error
+	serveErr      error
 }
 
 func newScriptedServer(t *testing.T, file *testASF, noEndOfStream bool) *scriptedServer {
