@@ -40,7 +40,7 @@ func makeClip(t *testing.T) *testASF {
 }
 
 // runClient runs a player against a scripted server and returns what it sent.
-func runClient(t *testing.T, srv *scriptedServer, name string, args ...string) []captured {
+func runClient(t *testing.T, srv *scriptedServer, name string, args ...string) ([]captured, string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -62,7 +62,7 @@ func runClient(t *testing.T, srv *scriptedServer, name string, args ...string) [
 	if os.Getenv("MMSPROTO_CLIENT_LOG") != "" {
 		t.Logf("%s output:\n%s", name, out)
 	}
-	return got
+	return got, string(out)
 }
 
 func typeName(m Message) string { return reflect.TypeOf(m).Elem().Name() }
@@ -112,7 +112,7 @@ func TestFFmpegLive(t *testing.T) {
 	clip := makeClip(t)
 	srv := newScriptedServer(t, clip, true)
 	out := filepath.Join(t.TempDir(), "out.asf")
-	got := runClient(t, srv, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+	got, _ := runClient(t, srv, "ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
 		"-i", "mmst://"+srv.addr()+"/clip.asf", "-t", "1.5", "-c", "copy", "-f", "asf", out)
 	if *update {
 		saveGolden(t, "ffmpeg", got)
@@ -176,8 +176,8 @@ func testVLC(t *testing.T, scheme, golden string) {
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "out.asf")
-	args := []string{"-I", "dummy", "-vv", "--play-and-exit", "--demux=dump", "--demuxdump-file=" + out,
+	outFile := filepath.Join(dir, "out.asf")
+	args := []string{"-I", "dummy", "-vv", "--play-and-exit", "--demux=dump", "--demuxdump-file=" + outFile,
 		scheme + "://" + srv.addr() + "/clip.asf", "vlc://quit"}
 	name := cvlc
 	if os.Geteuid() == 0 {
@@ -188,7 +188,20 @@ func testVLC(t *testing.T, scheme, golden string) {
 		args = append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", cvlc}, args...)
 		name = setpriv
 	}
-	got := runClient(t, srv, name, args...)
+	got, out := runClient(t, srv, name, args...)
+	// VLC's debug log shows how it parsed our server messages: an
+	// independent check of the ReportConnectedEX and ReportOpenFile layouts
+	// (2.2.4.2, 2.2.4.7).
+	for _, want := range []string{
+		"server version:    9.1.1.3814",
+		fmt.Sprintf("packet_length:%d packet_count:%d max_bit_rate:%d", clip.packetSize, len(clip.packets), clip.bitRate),
+		fmt.Sprintf("header_size:%d", len(clip.header)),
+		"header complete(" + fmt.Sprint(len(clip.header)) + ")",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("VLC log lacks %q", want)
+		}
+	}
 	if *update {
 		saveGolden(t, golden, got)
 	}
@@ -198,7 +211,7 @@ func testVLC(t *testing.T, scheme, golden string) {
 	for _, c := range got {
 		checkClientMessage(t, golden, c.msg)
 	}
-	if st, err := os.Stat(out); err != nil || st.Size() < int64(len(clip.packets)*clip.packetSize/2) {
+	if st, err := os.Stat(outFile); err != nil || st.Size() < int64(len(clip.packets)*clip.packetSize/2) {
 		t.Errorf("vlc output %v %v: not a full recording", st, err)
 	}
 }
