@@ -1,6 +1,7 @@
 package remux
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -186,11 +187,13 @@ func (s *ReaderSource) Next(ctx context.Context) (Item, error) {
 		if size < 30 || size > asf.MaxHeaderSize {
 			return Item{}, fmt.Errorf("remux: Header Object of %d bytes", size)
 		}
-		hdr := make([]byte, int(size)+asf.DataObjectHeaderSize)
-		copy(hdr, pre[:])
-		if _, err := io.ReadFull(s.r, hdr[24:]); err != nil {
+		// grown as bytes arrive: a size field is no reason to allocate 16 MB
+		buf := bytes.NewBuffer(make([]byte, 0, min(int(size)+asf.DataObjectHeaderSize, 64<<10)))
+		buf.Write(pre[:])
+		if _, err := io.CopyN(buf, s.r, int64(size)-24+asf.DataObjectHeaderSize); err != nil {
 			return Item{}, fmt.Errorf("remux: ASF header: %w", noEOF(err))
 		}
+		hdr := buf.Bytes()
 		h, err := asf.ParseHeader(hdr)
 		if err != nil {
 			return Item{}, fmt.Errorf("remux: %w", err)
