@@ -1,0 +1,304 @@
+package mmsh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/mmsgate/mmsgate/asf"
+)
+
+// Source is content that Handler serves at one path: a file, a live
+// broadcast or a server-side playlist. It is deliberately small so that
+// any sequence of ASF headers and packets (mmsserver's files, live loops
+// and playlists, or a gateway channel) can be served with a few lines.
+type Source interface {
+	// Describe returns what a Describe request answers: the first entry's
+	// ASF header and the entry's features.
+	Describe(ctx context.Context) (Entry, error)
+	// Play returns a cursor that starts at start (on-demand content; live
+	// content starts now). The cursor's first item is a header.
+	Play(ctx context.Context, start time.Duration) (Cursor, error)
+}
+
+// Entry describes one playlist entry (or the only one).
+type Entry struct {
+	// Header is the ASF Header Object followed by the 50-byte Data Object
+	// header.
+	Header []byte
+	// Live: the content is a broadcast; packets are paced by the source,
+	// not by Handler, and seeking is impossible.
+	Live bool
+	// Seekable on-demand content (ignored for Live).
+	Seekable bool
+	// Playlist: this is one of several entries of a server-side playlist;
+	// Last: it is the last one.
+	Playlist, Last bool
+}
+
+// Item is what a Cursor gives: a new entry (Header set) or one ASF data
+// packet (full size or with its padding removed) with its LocationId.
+type Item struct {
+	Entry    *Entry
+	Packet   []byte
+	Location uint32
+}
+
+// Cursor walks a Source. Next returns io.EOF after the last packet of the
+// last entry; Close releases it (Handler always calls it).
+type Cursor interface {
+	Next(ctx context.Context) (Item, error)
+	Close() error
+}
+
+// File is an on-demand ASF file (seekable).
+type File struct {
+	f  *os.File
+	af *asf.File
+	hd []byte
+}
+
+// OpenFile opens an ASF file as a Source. Close it when done.
+func OpenFile(path string) (*File, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("mmsh: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("mmsh: %w", err)
+	}
+	af, err := asf.OpenFile(f, st.Size())
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("mmsh: %s: %w", path, err)
+	}
+	hd := append(append([]byte(nil), af.HeaderBytes...), af.DataHeader...)
+	return &File{f: f, af: af, hd: hd}, nil
+}
+
+// Close closes the file.
+func (f *File) Close() error { return f.f.Close() }
+
+// ASF returns the opened file.
+func (f *File) ASF() *asf.File { return f.af }
+
+// Describe implements Source.
+func (f *File) Describe(context.Context) (Entry, error) {
+	return Entry{Header: f.hd, Seekable: true}, nil
+}
+
+// Play implements Source.
+func (f *File) Play(_ context.Context, start time.Duration) (Cursor, error) {
+	n, err := uint64(0), error(nil)
+	if start > 0 {
+		if n, err = f.af.PacketForTime(start); err != nil {
+			return nil, fmt.Errorf("mmsh: seek to %v: %w", start, err)
+		}
+	}
+	e, _ := f.Describe(context.Background())
+	return &fileCursor{f: f, entry: &e, next: n}, nil
+}
+
+type fileCursor struct {
+	f       *File
+	entry   *Entry
+	next    uint64
+	started bool
+	buf     []byte
+}
+
+func (c *fileCursor) Next(ctx context.Context) (Item, error) {
+	if !c.started {
+		c.started = true
+		return Item{Entry: c.entry}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return Item{}, err
+	}
+	if c.next >= c.f.af.PacketCount {
+		return Item{}, io.EOF
+	}
+	b, err := c.f.af.ReadPacket(c.next, c.buf)
+	if err != nil {
+		return Item{}, err
+	}
+	c.buf = b
+	c.next++
+	return Item{Packet: b, Location: uint32(c.next - 1)}, nil
+}
+
+func (c *fileCursor) Close() error { return nil }
+
+// Playlist is a server-side playlist: its entries play one after the
+// other in one response, separated by $E (S_FALSE), $C and a new $H
+// (2.2.2.6, WMS-PlayResp-Body).
+type Playlist []Source
+
+// Describe implements Source: the first entry's header.
+func (p Playlist) Describe(ctx context.Context) (Entry, error) {
+	if len(p) == 0 {
+		return Entry{}, errors.New("mmsh: empty playlist")
+	}
+	e, err := p[0].Describe(ctx)
+	e.Playlist, e.Last, e.Seekable = true, len(p) == 1, false
+	return e, err
+}
+
+// Play implements Source; start applies to the first entry.
+func (p Playlist) Play(ctx context.Context, start time.Duration) (Cursor, error) {
+	if len(p) == 0 {
+		return nil, errors.New("mmsh: empty playlist")
+	}
+	return &playlistCursor{list: p, start: start, idx: -1}, nil
+}
+
+type playlistCursor struct {
+	list  Playlist
+	start time.Duration
+	idx   int
+	cur   Cursor
+}
+
+func (c *playlistCursor) Next(ctx context.Context) (Item, error) {
+	for {
+		if c.cur == nil {
+			c.idx++
+			if c.idx >= len(c.list) {
+				return Item{}, io.EOF
+			}
+			cur, err := c.list[c.idx].Play(ctx, c.start)
+			if err != nil {
+				return Item{}, err
+			}
+			c.cur, c.start = cur, 0
+		}
+		it, err := c.cur.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			c.cur.Close()
+			c.cur = nil
+			continue
+		}
+		if err != nil {
+			return it, err
+		}
+		if it.Entry != nil {
+			e := *it.Entry
+			e.Playlist, e.Last, e.Seekable = true, c.idx == len(c.list)-1, false
+			it.Entry = &e
+		}
+		return it, nil
+	}
+}
+
+func (c *playlistCursor) Close() error {
+	if c.cur != nil {
+		return c.cur.Close()
+	}
+	return nil
+}
+
+// LiveFile plays an ASF file as a broadcast that started when LiveFile
+// was made: every viewer joins at the current position (at the key frame
+// before it) and gets packets at their send times. The header is marked
+// Broadcast. The broadcast ends at the end of the file.
+type LiveFile struct {
+	File  *File
+	Rate  float64 // pace factor; 0 means 1
+	start time.Time
+	hd    []byte
+	once  sync.Once
+}
+
+// NewLiveFile starts a broadcast of f now.
+func NewLiveFile(f *File, rate float64) *LiveFile {
+	if rate <= 0 {
+		rate = 1
+	}
+	return &LiveFile{File: f, Rate: rate, start: time.Now()}
+}
+
+func (l *LiveFile) header() []byte {
+	l.once.Do(func() {
+		h, err := asf.ParseHeader(l.File.hd)
+		if err != nil { // cannot happen: OpenFile parsed it
+			l.hd = l.File.hd
+			return
+		}
+		h.FileProperties.Broadcast = true
+		h.FileProperties.Seekable = false
+		af := l.File.af
+		l.hd = asf.AppendDataObjectHeader(h.Marshal(), af.Header.FileProperties.FileID, 0, af.PacketSize, true)
+	})
+	return l.hd
+}
+
+// Describe implements Source.
+func (l *LiveFile) Describe(context.Context) (Entry, error) {
+	return Entry{Header: l.header(), Live: true}, nil
+}
+
+// Play implements Source; start is ignored.
+func (l *LiveFile) Play(context.Context, time.Duration) (Cursor, error) {
+	elapsed := time.Duration(float64(time.Since(l.start)) * l.Rate)
+	n, err := l.File.af.PacketForTime(elapsed)
+	if err != nil {
+		return nil, fmt.Errorf("mmsh: live position: %w", err)
+	}
+	e, _ := l.Describe(context.Background())
+	return &liveCursor{fileCursor: fileCursor{f: l.File, entry: &e, next: n}, l: l}, nil
+}
+
+type liveCursor struct {
+	fileCursor
+	l     *LiveFile
+	timer *time.Timer
+	pkt   asf.Packet
+}
+
+func (c *liveCursor) Next(ctx context.Context) (Item, error) {
+	it, err := c.fileCursor.Next(ctx)
+	if err != nil || it.Packet == nil {
+		return it, err
+	}
+	if err := c.pkt.Unmarshal(it.Packet); err != nil {
+		return it, nil // sent as is; the client judges
+	}
+	due := c.l.start.Add(time.Duration(float64(time.Duration(c.pkt.SendTime)*time.Millisecond) / c.l.Rate))
+	if err := sleepUntil(ctx, &c.timer, due); err != nil {
+		return Item{}, err
+	}
+	return it, nil
+}
+
+func (c *liveCursor) Close() error {
+	if c.timer != nil {
+		c.timer.Stop()
+	}
+	return nil
+}
+
+// sleepUntil waits until t or the end of ctx, reusing *timer.
+func sleepUntil(ctx context.Context, timer **time.Timer, t time.Time) error {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err()
+	}
+	if *timer == nil {
+		*timer = time.NewTimer(d)
+	} else {
+		(*timer).Reset(d)
+	}
+	select {
+	case <-ctx.Done():
+		(*timer).Stop()
+		return ctx.Err()
+	case <-(*timer).C:
+		return nil
+	}
+}
