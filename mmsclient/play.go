@@ -91,10 +91,18 @@ func (s *Session) play(ctx context.Context, pos startPosition, rate float64) err
 			return hrError("StartStriding", m.HR)
 		}
 	} else {
-		err := s.send(&mmsproto.LinkViewerToMacStartPlaying{
+		sp := &mmsproto.LinkViewerToMacStartPlaying{
 			OpenFileID: s.fileID, Position: position, ASFOffset: 0xFFFFFFFF, LocationID: loc,
 			PlayIncarnation: inc,
-		})
+		}
+		if bw := s.Bandwidth(); s.serverMajor >= 9 && bw > 0 {
+			// 3.1.4.2.1: tell servers of version 9 and later the link
+			// bandwidth (they use it to pick streams of later playlist
+			// entries, 3.2.4.2); no faster-than-real-time start is asked.
+			sp.HasAccel, sp.AccelBandwidth = true, uint32(min(bw, 1<<32-1))
+			sp.HasLinkBandwidth, sp.LinkBandwidth = true, uint32(min(bw, 1<<32-1))
+		}
+		err := s.send(sp)
 		if err != nil {
 			return err
 		}
