@@ -216,7 +216,8 @@ func (p *Pipeline) startEntry(es entryStreams) error {
 			p.direct, p.mode = d, "direct"
 			return nil
 		}
-		p.log.Info("direct remux not possible", "reason", err)
+		p.log.Info("switching to transcoding", "reason", err)
+		p.onEvent.Emit(event.State, "switching to transcoding: "+err.Error(), map[string]any{"mode": "transcode"})
 	}
 	if p.opts.Transcode == TranscodeNever {
 		return &ContentError{Err: ErrUnsupportedCodec, Detail: "not H.264/AAC matching the channel, and transcoding is off"}
