@@ -121,10 +121,8 @@ func (s *Session) funnel(ctx context.Context) error {
 		}
 		break
 	}
-	if s.transport == TransportUDP {
-		// The UDP packet pair comes with the header (4.4.1); over TCP it is done.
-	} else {
-		s.pairExpected = 0
+	if s.transport == TransportTCP {
+		s.pairExpected = 0 // done; over UDP the pair comes with the header (4.4.1)
 	}
 	// Over TCP the funnel names the control connection's own address;
 	// connections that are not TCP (a proxy dialer) name 0.0.0.0:0.

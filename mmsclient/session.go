@@ -288,7 +288,7 @@ func (s *Session) handshake(ctx context.Context) error {
 	context.AfterFunc(s.ctx, func() { conn.Close() })
 	s.wg.Add(1)
 	// Buffered: Data packets over TCP would otherwise cost two reads each.
-	go s.readTCP(&tcpReader{r: bufio.NewReaderSize(conn, 64<<10), maxSize: maxMessageSize, dataOK: s.dataOK.Load})
+	go s.readTCP(&tcpReader{r: bufio.NewReaderSize(conn, 256<<10), maxSize: maxMessageSize, dataOK: s.dataOK.Load})
 
 	if s.transport == TransportUDP {
 		if err := s.openUDP(hctx); err != nil {
