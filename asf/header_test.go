@@ -16,6 +16,7 @@ type probeStreamDetail struct {
 	SampleRate    string `json:"sample_rate"`
 	Channels      int    `json:"channels"`
 	Width, Height int
+	ExtradataSize int `json:"extradata_size"`
 	Disposition   struct {
 		AttachedPic int `json:"attached_pic"`
 	} `json:"disposition"`
@@ -59,6 +60,12 @@ func TestHeaderMatchesFFprobe(t *testing.T) {
 				case "video":
 					if s.Video == nil || !s.IsVideo() {
 						t.Fatalf("stream %d: not video", s.StreamNumber)
+					}
+					// The codec data (H.264 SPS/PPS, WMV sequence header) is what
+					// FFmpeg hands its decoder as extradata.
+					if len(s.Video.CodecData) != ps.ExtradataSize {
+						t.Errorf("stream %d: %d bytes of codec data, ffprobe extradata %d", s.StreamNumber,
+							len(s.Video.CodecData), ps.ExtradataSize)
 					}
 					if uint64(s.Video.Compression) != tag || int(s.Video.Width) != ps.Width || int(s.Video.Height) != ps.Height {
 						t.Errorf("stream %d: %dx%d %s, ffprobe %+v", s.StreamNumber, s.Video.Width, s.Video.Height,

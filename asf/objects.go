@@ -209,16 +209,17 @@ func parseVideoMedia(b []byte) (*BitmapInfoHeader, error) {
 	if c.err != nil {
 		return nil, fmt.Errorf("BITMAPINFOHEADER: %w", c.err)
 	}
-	if biSize < 40 || int(biSize) > fdSize {
-		// Format Data Size is authoritative for the codec data's extent.
-		biSize = 40
-	}
+	// The codec data follows the 40-byte BITMAPINFOHEADER and runs to the end
+	// of the Format Data (ASF 9.2: Format Data Size counts it). biSize is not a
+	// reliable start: FFmpeg and Microsoft's tools write biSize = 40 + codec
+	// data length, so using it as the offset would lose the codec data.
+	_ = biSize
 	end := start + fdSize
 	if end > len(b) {
 		end = len(b)
 	}
-	if start+int(biSize) < end {
-		v.CodecData = b[start+int(biSize) : end : end]
+	if start+40 < end {
+		v.CodecData = b[start+40 : end : end]
 	}
 	return v, nil
 }
