@@ -86,7 +86,13 @@ func (a *API) hls(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer v.Release()
-	v.Pipeline.ServeHLS(w, r.WithContext(ctx), file)
+	r = r.WithContext(ctx)
+	if r.Method == http.MethodHead {
+		// The muxer only answers GET; net/http drops the body of a HEAD
+		// response by itself.
+		r.Method = http.MethodGet
+	}
+	v.Pipeline.ServeHLS(w, r, file)
 }
 
 func (a *API) asf(w http.ResponseWriter, r *http.Request) {

@@ -53,6 +53,9 @@ type Config struct {
 	MaxLogEntries int           // events kept per session log (default 5000)
 	WaitTimeout   time.Duration // how long a viewer waits for a channel to start (default 20 s)
 	FFmpegPath    string        // default "ffmpeg"
+	// Resolver resolves upstream host names (nil: the system's); tests
+	// point it at a DNS server of their own.
+	Resolver *net.Resolver
 
 	Logger *slog.Logger
 }
@@ -114,7 +117,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Store:         st,
 		Dial:          d.dial,
 		NewPipeline:   newPipeline(cfg.FFmpegPath, cfg.Limits.MaxViewers),
-		Policy:        gateway.Policy{Allow: cfg.AllowUpstream},
+		Policy:        gateway.Policy{Allow: cfg.AllowUpstream, Resolver: cfg.Resolver},
 		Redactor:      redactor,
 		Logger:        log,
 		Registerer:    a.reg,

@@ -21,6 +21,8 @@ import (
 // early, at creation and on each redirect hop.
 type Policy struct {
 	Allow []netip.Prefix
+	// Resolver resolves upstream names; nil uses net.DefaultResolver.
+	Resolver *net.Resolver
 }
 
 // denied lists the special-purpose ranges that are refused by default, beyond
@@ -159,6 +161,6 @@ func (p Policy) DialContext(ctx context.Context, network, addr string) (net.Conn
 	if err := p.AllowHost(host); err != nil {
 		return nil, err
 	}
-	d := net.Dialer{Timeout: 10 * time.Second, Control: p.Control}
+	d := net.Dialer{Timeout: 10 * time.Second, Control: p.Control, Resolver: p.Resolver}
 	return d.DialContext(ctx, network, addr)
 }

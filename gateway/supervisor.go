@@ -344,21 +344,6 @@ func (r *runtime) pipelineEvent(e event.Event) {
 // media flowed; err is nil when the session ended because it was not wanted.
 func (r *runtime) session(reconnect bool) (wasLive bool, err error) {
 	cfg := r.config()
-	if reconnect {
-		r.setState(Reconnecting, r.currentReason())
-		r.g.metrics.reconnects.WithLabelValues(r.name).Inc()
-	} else {
-		r.setState(Starting, "")
-	}
-	if err := r.g.acquire(&r.g.upstreams, r.g.cfg.Limits.MaxUpstreams, "upstream sessions"); err != nil {
-		return false, err
-	}
-	defer r.g.release(&r.g.upstreams)
-	pipe, err := r.ensurePipeline(cfg)
-	if err != nil {
-		return false, err
-	}
-
 	ctx, cancel := context.WithCancel(r.ctx)
 	defer cancel()
 	sl, err := r.g.openSessionLog(ctx, cfg.Name)
@@ -379,6 +364,24 @@ func (r *runtime) session(reconnect bool) (wasLive bool, err error) {
 		}
 		sl.finish(transport, outcome, reason, stats)
 	}()
+	if reconnect {
+		reason := r.currentReason()
+		r.setState(Reconnecting, reason)
+		r.g.metrics.reconnects.WithLabelValues(r.name).Inc()
+		// Every session of a reconnect says so in its own log, even when
+		// the channel's state did not change since the previous attempt.
+		sl.emit(event.New(event.State, "reconnecting", map[string]any{"state": string(Reconnecting), "reason": reason}))
+	} else {
+		r.setState(Starting, "")
+	}
+	if err := r.g.acquire(&r.g.upstreams, r.g.cfg.Limits.MaxUpstreams, "upstream sessions"); err != nil {
+		return false, err
+	}
+	defer r.g.release(&r.g.upstreams)
+	pipe, err := r.ensurePipeline(cfg)
+	if err != nil {
+		return false, err
+	}
 
 	// Stop the session when the channel is no longer wanted.
 	go func() {
