@@ -9,6 +9,7 @@
 //
 //	/                     the app: channel list, "Play a URL", channel forms
 //	/channel/{name}       the app, opened on a channel's player page (deep link)
+//	/channel/{name}/log   the app, opened on a channel's live session log
 //	/embed/{name}         a minimal player page made for an <iframe>
 //	                      (?autoplay=1 starts muted, ?muted=1, ?controls=0)
 //	/static/...           the assets (ETag, gzip when the client accepts it)
@@ -95,6 +96,7 @@ func Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /{$}", h.page("index.html", cspApp, false))
 	mux.HandleFunc("GET /channel/{name}", h.page("index.html", cspApp, true))
+	mux.HandleFunc("GET /channel/{name}/log", h.page("index.html", cspApp, true))
 	mux.HandleFunc("GET /embed/{name}", h.page("embed.html", cspEmbed, true))
 	mux.HandleFunc("GET /static/{path...}", h.serveStatic)
 	h.mux = mux

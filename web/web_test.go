@@ -49,6 +49,7 @@ func TestPages(t *testing.T) {
 		{"/", `src="/static/js/app.js"`, "frame-ancestors 'self'"},
 		{"/channel/demo", `src="/static/js/app.js"`, "frame-ancestors 'self'"},
 		{"/channel/a.b_c-d~1", `src="/static/js/app.js"`, "frame-ancestors 'self'"},
+		{"/channel/demo/log", `src="/static/js/app.js"`, "frame-ancestors 'self'"},
 		{"/embed/demo", `src="/static/js/embed.js"`, "frame-ancestors *"},
 		{"/embed/demo?autoplay=1", `<video id="video"`, "frame-ancestors *"},
 	} {
@@ -77,7 +78,7 @@ func TestNotFoundAndMethods(t *testing.T) {
 	srv := httptest.NewServer(Handler())
 	defer srv.Close()
 	for _, p := range []string{
-		"/nope", "/embed/", "/embed/a%20b", "/embed/a/b", "/channel/",
+		"/nope", "/embed/", "/embed/a%20b", "/embed/a/b", "/channel/demo/logs", "/channel/demo/log/x", "/channel/",
 		"/embed/" + strings.Repeat("x", 200), "/static/", "/static/nope.js", "/static/index.html",
 		"/static/../web.go", "/api/v1/channels", "/hls/demo/index.m3u8",
 	} {

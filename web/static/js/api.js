@@ -181,14 +181,20 @@ export function statusOf(o) {
     author: pick("author"),
     now_playing: pick("now_playing", "nowPlaying"),
     latency: pick("latency", "latency_seconds"),
+    session_id: pick("session_id"),
     has_video: pick("has_video"),
   };
-  // "transport" on a channel is its configured preference; on a status it is
-  // the transport in use. Take it as "in use" only from a status-like object.
-  if (out.transport === undefined && (o.state !== undefined || s.state !== undefined)) {
-    out.transport = s.transport ?? (o.url === undefined ? o.transport : undefined);
+  const ms = pick("latency_ms");
+  if (out.latency === undefined && typeof ms === "number") out.latency = ms / 1000;
+  // "transport" on a channel is its configured preference; on a status
+  // (which always counts viewers) it is the transport in use.
+  if (out.transport === undefined) {
+    if (o.viewers !== undefined) out.transport = o.transport;
+    else if (s.viewers !== undefined) out.transport = s.transport;
   }
+  // A state change clears the reason unless the event carries one.
+  if (out.state !== undefined && out.reason === undefined) out.reason = "";
   if (typeof out.reason === "object") out.reason = JSON.stringify(out.reason);
-  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k];
+  for (const k of Object.keys(out)) if (out[k] === undefined || out[k] === "" && k === "transport") delete out[k];
   return out;
 }

@@ -99,37 +99,85 @@ async function loadChannels() {
   const list = await api.channels();
   const seen = new Set();
   for (const ch of list) {
-    const cur = channels.get(ch.name) || {};
-    channels.set(ch.name, Object.assign(cur, ch, statusOf(ch)));
+    const cur = channels.get(ch.name) || { name: ch.name };
+    cur.config = ch;
+    Object.assign(cur, statusOf(ch));
+    channels.set(ch.name, cur);
     seen.add(ch.name);
   }
   for (const name of [...channels.keys()]) if (!seen.has(name)) channels.delete(name);
-  // Lists that do not carry the live status inline: ask once per channel.
-  await Promise.all(list.filter((ch) => ch.state === undefined && !(ch.status && ch.status.state)).map(async (ch) => {
-    try { merge(await api.status(ch.name)); } catch { /* shown as unknown */ }
-  }));
   changed(null);
+  // The list carries state and metadata; viewers, bit rate, transport and
+  // bandwidth come with each channel's status, read once here and again
+  // whenever an event says that the channel changed.
+  await Promise.all(list.map((ch) => refreshStatus(ch.name)));
+}
+
+const refreshing = new Map(); // name -> {again}
+/** refreshStatus reads a channel's status once; calls during a read coalesce into one more. */
+async function refreshStatus(name) {
+  const r = refreshing.get(name);
+  if (r) { r.again = true; return; }
+  const me = { again: false };
+  refreshing.set(name, me);
+  try {
+    do {
+      me.again = false;
+      try {
+        const s = await api.status(name);
+        merge({ ...s, name });
+        changed(name);
+      } catch { /* the event stream tells us more later */ }
+    } while (me.again);
+  } finally {
+    refreshing.delete(name);
+  }
 }
 
 function onChannelEvent(type, data) {
   if (!data || typeof data !== "object") return;
   const st = statusOf(data);
   if (!st.name) return;
-  if (/delete|remove/i.test(type) || st.state === "deleted" || data.deleted === true) {
+  const change = data.change || type;
+  if (/delete|remove/i.test(change) || st.state === "deleted" || data.deleted === true) {
     channels.delete(st.name);
-  } else {
-    merge(data);
+    changed(st.name);
+    return;
   }
+  const known = channels.has(st.name);
+  merge(data);
   changed(st.name);
+  if (!known || /create|update/i.test(change)) {
+    api.channel(st.name).then((c) => { const cur = channels.get(st.name); if (cur && c) cur.config = c; }).catch(() => {});
+  }
+  // Events carry the state; the figures beside it are read on each change.
+  if (data.viewers === undefined) refreshStatus(st.name);
 }
 
-const eventsAbort = new AbortController();
-stream("/events", {
-  signal: eventsAbort.signal,
-  onMessage: onChannelEvent,
-  // At each (re)connection: what happened meanwhile is read once.
-  onOpen: () => loadChannels().catch(() => {}),
-  onError: () => {},
+let eventsAbort = null;
+function startEvents() {
+  eventsAbort = new AbortController();
+  stream("/events", {
+    signal: eventsAbort.signal,
+    onMessage: onChannelEvent,
+    // At each (re)connection: what happened meanwhile is read once.
+    onOpen: () => loadChannels().catch(() => {}),
+    onError: () => {},
+  });
+}
+startEvents();
+
+// A page kept in the back/forward cache would keep its event streams (and
+// the browser's few connections per host) open: close them when the page is
+// hidden, open them again when it comes back.
+window.addEventListener("pagehide", () => {
+  eventsAbort.abort();
+  if (view) view.abort.abort();
+});
+window.addEventListener("pageshow", (e) => {
+  if (!e.persisted) return;
+  startEvents();
+  route();
 });
 
 // ---------- router ----------
@@ -139,8 +187,9 @@ function route() {
   listeners.clear();
   view = { abort: new AbortController() };
   main.replaceChildren();
-  const m = location.pathname.match(/^\/channel\/([^/]+)$/);
-  if (m) playerView(decodeURIComponent(m[1]), view.abort.signal);
+  const m = location.pathname.match(/^\/channel\/([^/]+)(\/log)?$/);
+  if (m && m[2]) logView(decodeURIComponent(m[1]), view.abort.signal);
+  else if (m) playerView(decodeURIComponent(m[1]), view.abort.signal);
   else listView(view.abort.signal);
 }
 
@@ -238,6 +287,7 @@ function row(ch) {
     h("td", { "data-label": "Bandwidth", class: "num bandwidth" }),
     h("td", { class: "row-actions" },
       h("a", { href: `/channel/${encodeURIComponent(ch.name)}`, "data-nav": true, class: "button", "aria-label": `Play ${ch.name}` }, "Play"),
+      h("a", { href: `/channel/${encodeURIComponent(ch.name)}/log`, "data-nav": true, class: "button", "aria-label": `Session log of ${ch.name}` }, "Log"),
       h("button", { type: "button", "aria-label": `Edit ${ch.name}`, onclick: () => channelForm(ch.name) }, "Edit"),
       h("button", { type: "button", class: "danger", "aria-label": `Delete ${ch.name}`, onclick: () => deleteChannel(ch.name) }, "Delete")));
   updateRow(tr, ch);
@@ -293,6 +343,7 @@ async function playURL(url) {
     try {
       const ch = await api.create({ name, url, on_demand: true });
       merge(ch || { name });
+      if (ch) channels.get(name).config = ch;
       changed(name);
       return name;
     } catch (err) {
@@ -341,7 +392,7 @@ async function channelForm(name) {
   f.language.value = ch.language || "";
   f.username.value = ch.username || "";
   f.password.value = "";
-  f.password.placeholder = name ? "unchanged" : "";
+  f.password.placeholder = name ? (ch.has_password ? "stored; type to replace" : "none stored") : "";
   dialog.showModal();
   (name ? f.url : f.name).focus();
 }
@@ -411,7 +462,9 @@ form.addEventListener("submit", async (e) => {
     const name = editing || body.name;
     const res = editing ? await withToken(() => api.update(editing, body)) : await withToken(() => api.create(body));
     merge(res || { name });
+    if (res) channels.get(name).config = res;
     changed(name);
+    refreshStatus(name);
     dialog.close();
     toast(editing ? `Saved ${name}.` : `Added ${name}.`);
   } catch (err) {
@@ -505,7 +558,8 @@ function playerView(name, signal) {
     h("button", { type: "button", id: "start-channel", onclick: () => control("start") }, "Start"),
     h("button", { type: "button", id: "stop-channel", onclick: () => control("stop") }, "Stop"),
     h("button", { type: "button", onclick: () => channelForm(name) }, "Edit"),
-    h("button", { type: "button", class: "danger", onclick: () => deleteChannel(name) }, "Delete"));
+    h("button", { type: "button", class: "danger", onclick: () => deleteChannel(name) }, "Delete"),
+    h("a", { href: `/channel/${encodeURIComponent(name)}/log`, "data-nav": true, class: "button", id: "log-link" }, "Session log"));
 
   async function control(what) {
     try {
@@ -516,7 +570,6 @@ function playerView(name, signal) {
     }
   }
 
-  const logSection = h("section", { "aria-labelledby": "log-h", class: "card" });
   main.append(
     h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/", "data-nav": true }, "Channels"), " / ", name),
     h("div", { class: "title-row" }, h("h1", { tabindex: "-1" }, name), badge),
@@ -531,8 +584,7 @@ function playerView(name, signal) {
     h("section", { "aria-labelledby": "embed-h", class: "card" },
       h("h2", { id: "embed-h" }, "Embed"),
       h("label", { class: "check" }, autoplayBox, " Start playing at once (muted)"),
-      iframeSnippet.el, videoSnippet.el, rawSnippet.el),
-    logSection);
+      iframeSnippet.el, videoSnippet.el, rawSnippet.el));
 
   const render = (n) => {
     if (n !== null && n !== name) return;
@@ -558,7 +610,7 @@ function playerView(name, signal) {
   });
 
   const player = attach(video, urls.hls(name), {
-    lowLatency: (ch().outputs || []).includes("llhls"),
+    lowLatency: (ch().config?.outputs || []).includes("llhls"),
     onAudioOnly: (yes) => { radio.hidden = !yes; video.classList.toggle("audio-only", yes); },
     onMessage: (t) => { msg.textContent = t; },
     onMuted: () => { unmute.hidden = false; },
@@ -570,8 +622,48 @@ function playerView(name, signal) {
     dd.buffer.textContent = seconds(s.buffer);
   }, 1000);
   signal.addEventListener("abort", () => { clearInterval(tick); player.destroy(); }, { once: true });
+}
 
-  sessionLog(name, logSection, signal);
+// ---------- session log page ----------
+
+/**
+ * logView shows a channel's live session log and past sessions. It is a
+ * page of its own, without a player, so that watching the log does not make
+ * the operator a viewer (which would keep an on-demand channel running).
+ */
+function logView(name, signal) {
+  document.title = `${name} log · mmsgate`;
+  const badge = h("span", { id: "log-state" });
+  const reason = h("p", { class: "reason", id: "log-reason" });
+  const dd = {};
+  const fact = (key, label) => { dd[key] = h("dd", { id: `fact-${key}` }, "–"); return [h("dt", {}, label), dd[key]]; };
+  const facts = h("dl", { class: "facts facts-wide" },
+    fact("viewers", "Viewers"), fact("bitrate", "Bit rate"), fact("transport", "Transport"),
+    fact("bandwidth", "Bandwidth"), fact("latency", "Gateway latency"), fact("now_playing", "Now playing"));
+  const section = h("section", { "aria-labelledby": "log-h", class: "card" });
+  main.append(
+    h("nav", { class: "crumbs", "aria-label": "Breadcrumb" }, h("a", { href: "/", "data-nav": true }, "Channels"), " / ",
+      h("a", { href: `/channel/${encodeURIComponent(name)}`, "data-nav": true }, name), " / log"),
+    h("div", { class: "title-row" }, h("h1", { tabindex: "-1" }, `${name}: session log`), badge),
+    reason,
+    h("div", { class: "card" }, facts),
+    section);
+  const render = (n) => {
+    if (n !== null && n !== name) return;
+    const c = channels.get(name) || { name };
+    badge.replaceChildren(stateBadge(c.state, c.reason));
+    reason.textContent = (c.state === "failed" || c.state === "reconnecting") && c.reason ? c.reason : "";
+    dd.viewers.textContent = c.viewers ?? "–";
+    dd.bitrate.textContent = bits(c.bitrate);
+    dd.transport.textContent = c.transport || "–";
+    dd.bandwidth.textContent = bits(c.bandwidth);
+    dd.latency.textContent = seconds(c.latency);
+    dd.now_playing.textContent = c.now_playing || "–";
+  };
+  listeners.add(render);
+  render(name);
+  refreshStatus(name);
+  sessionLog(name, section, signal);
 }
 
 // ---------- session logs ----------
@@ -616,10 +708,11 @@ function sessionLog(name, section, signal) {
     pastLog);
 
   let current = null; // {id, abort}
+  const finished = new Set(); // sessions whose stream said "end"
   let reloading = false, again = false;
 
   function follow(id) {
-    if (current && current.id === id) return;
+    if ((current && current.id === id) || finished.has(id)) return;
     if (current) current.abort.abort();
     const abort = new AbortController();
     signal.addEventListener("abort", () => abort.abort(), { once: true });
@@ -629,9 +722,18 @@ function sessionLog(name, section, signal) {
     const seen = new Set();
     stream(`/sessions/${encodeURIComponent(id)}/log`, {
       signal: abort.signal,
-      onMessage: (_type, ev) => {
+      onMessage: (type, ev) => {
+        if (type === "end") {
+          // The session is over and the server closed the stream.
+          abort.abort();
+          finished.add(id);
+          if (current && current.id === id) current = null;
+          liveNote.textContent = `Session ${id} ended; its statistics are below.`;
+          reload();
+          return;
+        }
         if (!ev || typeof ev !== "object" || (!ev.kind && !ev.message)) return;
-        const key = `${ev.time}|${ev.kind}|${ev.message}|${fieldsText(ev.fields)}`;
+        const key = ev.seq !== undefined ? `#${ev.seq}` : `${ev.time}|${ev.kind}|${ev.message}|${fieldsText(ev.fields)}`;
         if (seen.has(key)) return;
         seen.add(key);
         const atBottom = live.scrollTop + live.clientHeight >= live.scrollHeight - 8;

@@ -34,6 +34,9 @@ const player = attach(video, `/hls/${encodeURIComponent(name)}/index.m3u8`, {
   onMessage: say,
 });
 if (autoplay) player.play();
+// Leaving the page stops loading (the back/forward cache would keep it going).
+window.addEventListener("pagehide", (e) => { if (e.persisted) player.destroy(); });
+window.addEventListener("pageshow", (e) => { if (e.persisted) location.reload(); });
 
 // The channel's title and "now playing" for radio; public by default, and
 // the page plays without them when the gateway keeps metadata private.

@@ -1,0 +1,191 @@
+// Package e2e holds the browser tests: the system's Chromium (Debian's
+// /usr/bin/chromium, headless), driven with chromedp, against the gateway
+// started in-process on loopback. Nothing downloads a browser.
+//
+// Screenshots of the main pages are written to e2e/screenshots/ (gitignored;
+// the path is logged) for people to look at; they are not compared.
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// browser is one headless Chromium with one tab, collecting every console
+// error, uncaught exception and failed-resource log entry of every frame.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu     sync.Mutex
+	errors []string
+
+	// onFail, when set, adds to the message of a failed wait.
+	onFail func() string
+}
+
+// chromiumPath finds the system's Chromium; the tests skip only when it is
+// not installed at all.
+func chromiumPath(t *testing.T) string {
+	for _, p := range []string{os.Getenv("MMSGATE_CHROMIUM"), "/usr/bin/chromium", "/usr/bin/chromium-browser"} {
+		if p == "" {
+			continue
+		}
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	if p, err := exec.LookPath("chromium"); err == nil {
+		return p
+	}
+	t.Skip("chromium is not installed (apt-get install chromium); the browser tests need it")
+	return ""
+}
+
+// newBrowser starts Chromium for the test and stops it at cleanup.
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath(t)),
+		chromedp.Headless,
+		chromedp.NoSandbox, // CI runs as root, where Chromium's sandbox cannot start
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-default-apps", true),
+		chromedp.Flag("metrics-recording-only", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.Flag("password-store", "basic"),
+		// Cross-site iframes share the page's process, so that their console
+		// errors reach the same listener as the page's.
+		chromedp.Flag("disable-features", "IsolateOrigins,site-per-process,Translate,MediaRouter,OptimizationHints"),
+		chromedp.Flag("disable-site-isolation-trials", true),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	t.Cleanup(func() {
+		cancelC()
+		cancelA()
+	})
+	b := &browser{t: t, ctx: ctx}
+	// The first run starts the browser; it has no deadline, because a
+	// deadline on it would stop the whole browser when it expires.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting chromium: %v", err)
+	}
+	// Console subscribes at once; the goroutine ends with the context.
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type != chromedp.ConsoleError && m.Type != chromedp.ConsoleException {
+				continue
+			}
+			b.mu.Lock()
+			b.errors = append(b.errors, fmt.Sprintf("%s (%s:%d)", m, m.URL, m.Line+1))
+			b.mu.Unlock()
+		}
+	}()
+	return b
+}
+
+// checkConsole fails the test for every console error seen so far.
+func (b *browser) checkConsole() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.errors {
+		b.t.Errorf("browser console error: %s", e)
+	}
+	b.errors = nil
+}
+
+// run runs chromedp actions with a generous deadline (a loaded 2-core CI
+// machine can be slow) and fails the test on error.
+func (b *browser) run(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 90*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.checkConsole()
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval evaluates a JavaScript expression in the page and returns its value.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.checkConsole()
+		b.t.Fatalf("eval %s: %v", expr, err)
+	}
+	return v
+}
+
+// waitJS waits until a JavaScript expression is true in the page; the
+// browser polls it (chromedp.Poll), no sleep stands in for a signal.
+func (b *browser) waitJS(what, expr string, timeout time.Duration) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, timeout+10*time.Second)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
+		chromedp.WithPollingInterval(100*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	if err != nil {
+		state, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](
+			`document.title + " | " + location.href + " | " + (document.body ? document.body.innerText.slice(0, 1500) : "")`))
+		b.checkConsole()
+		extra := ""
+		if b.onFail != nil {
+			extra = b.onFail()
+		}
+		b.t.Fatalf("waiting for %s (%s): %v\npage: %s\n%s", what, expr, err, state, extra)
+	}
+}
+
+// screenshotDir is where the pages' pictures go: e2e/screenshots/.
+func screenshotDir(t *testing.T) string {
+	dir, err := filepath.Abs("screenshots")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// screenshot saves the whole page as name.png (PNG: quality 100) in screenshotDir.
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(screenshotDir(b.t), name+".png")
+	if err := os.WriteFile(p, png, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Logf("screenshot: %s", p)
+}

@@ -1,0 +1,307 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/mmsgate/mmsgate/app"
+)
+
+const token = "e2e-token-0123456789abcdef"
+
+// gatewayUnderTest is the whole gateway (app.New with its embedded demo MMS
+// server) on a loopback HTTP server.
+type gatewayUnderTest struct {
+	app  *app.App
+	srv  *httptest.Server
+	demo string
+
+	mu       sync.Mutex
+	inFlight map[*http.Request]time.Time // for the failure messages
+}
+
+// track records the requests in flight, so that a test that times out can
+// say what the browser was waiting for.
+func (g *gatewayUnderTest) track(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.mu.Lock()
+		g.inFlight[r] = time.Now()
+		g.mu.Unlock()
+		defer func() {
+			g.mu.Lock()
+			delete(g.inFlight, r)
+			g.mu.Unlock()
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// pending lists the requests in flight, oldest first.
+func (g *gatewayUnderTest) pending() string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []string
+	for r, t := range g.inFlight {
+		out = append(out, fmt.Sprintf("%s %s (%v)", r.Method, r.URL, time.Since(t).Round(time.Millisecond)))
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
+}
+
+func startGateway(t *testing.T) *gatewayUnderTest {
+	t.Helper()
+	ctx := context.Background()
+	a, err := app.New(ctx, app.Config{
+		DataDir:  t.TempDir(),
+		APIToken: token,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := a.Close(ctx); err != nil {
+			t.Logf("closing the gateway: %v", err)
+		}
+	})
+	demo := a.DemoChannel()
+	if demo == "" {
+		t.Fatal("the gateway started without its demo channel (is ffmpeg installed?)")
+	}
+	g := &gatewayUnderTest{app: a, demo: demo, inFlight: map[*http.Request]time.Time{}}
+	g.srv = httptest.NewServer(g.track(a.Handler()))
+	// Registered after the app's cleanup, so it runs before it; the
+	// browser's cleanup (registered later still) runs first of all and ends
+	// the event streams that would keep Close waiting.
+	t.Cleanup(g.srv.Close)
+	return g
+}
+
+// api calls the REST API with the token and decodes the JSON answer into out.
+func (g *gatewayUnderTest) api(t *testing.T, method, path string, out any) int {
+	t.Helper()
+	req, err := http.NewRequest(method, g.srv.URL+"/api/v1"+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := http.DefaultClient.Do(req.WithContext(ctx))
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+	return res.StatusCode
+}
+
+// rowState is the JavaScript for the state shown in the channel list.
+func rowState(name string) string {
+	return fmt.Sprintf(`(document.querySelector('tr[data-name=%q]') || {dataset: {}}).dataset.state`, name)
+}
+
+// TestBrowser drives the UI in Chromium against the real gateway: one
+// gateway and one browser for all the steps, which run in order.
+func TestBrowser(t *testing.T) {
+	g := startGateway(t)
+	b := newBrowser(t)
+	b.onFail = func() string { return "requests in flight at the gateway:\n" + g.pending() }
+	base := g.srv.URL
+	demo := g.demo
+	t.Logf("gateway at %s, demo channel %q", base, demo)
+
+	// The token is entered once and kept in the browser's storage.
+	b.run("open the app", chromedp.Navigate(base+"/"))
+	eval[bool](b, fmt.Sprintf(`localStorage.setItem("mmsgate.token", %q), true`, token))
+
+	t.Run("list shows the demo channel", func(t *testing.T) {
+		b.t = t
+		b.run("open the app", chromedp.Navigate(base+"/"))
+		b.waitJS("the demo row", fmt.Sprintf(`!!document.querySelector('tr[data-name=%q] a.name')`, demo), 30*time.Second)
+		b.waitJS("the demo channel live", rowState(demo)+` === "live"`, 90*time.Second)
+		b.screenshot("channels")
+		b.run("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		b.screenshot("channels-phone")
+		b.run("desktop size", chromedp.EmulateViewport(1280, 900))
+		b.checkConsole()
+	})
+
+	t.Run("player plays through hls.js", func(t *testing.T) {
+		b.t = t
+		b.run("open the player", chromedp.Navigate(base+"/channel/"+demo))
+		if !eval[bool](b, `Hls.isSupported()`) {
+			t.Fatal("Hls.isSupported() is false in this Chromium")
+		}
+		b.waitJS("hls.js attached", `document.querySelector("video").dataset.engine === "hls.js"`, 30*time.Second)
+		b.waitJS("playback", `(() => { const v = document.querySelector("video"); return v.currentTime > 0 && !v.paused; })()`, 60*time.Second)
+		t0 := eval[float64](b, `document.querySelector("video").currentTime`)
+		b.waitJS("3 s of playback", fmt.Sprintf(`document.querySelector("video").currentTime >= %f`, t0+3), 60*time.Second)
+		t1 := eval[float64](b, `document.querySelector("video").currentTime`)
+		t.Logf("video.currentTime went from %.2f to %.2f", t0, t1)
+		b.waitJS("buffer shown", `/^[0-9.]+ s$/.test(document.getElementById("fact-buffer").textContent)`, 10*time.Second)
+		if w := eval[int](b, `document.querySelector("video").videoWidth`); w == 0 {
+			t.Error("the demo video has no picture (videoWidth 0)")
+		}
+		b.screenshot("player")
+		b.run("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+		b.screenshot("player-phone")
+		b.run("desktop size", chromedp.EmulateViewport(1280, 900))
+		b.checkConsole()
+	})
+
+	t.Run("state change appears in the list without reload", func(t *testing.T) {
+		b.t = t
+		b.run("open the app", chromedp.Navigate(base+"/"))
+		b.waitJS("the demo channel live", rowState(demo)+` === "live"`, 60*time.Second)
+		eval[bool](b, `window.__sameDocument = true`)
+		if code := g.api(t, "POST", "/channels/"+demo+"/stop", nil); code >= 300 {
+			t.Fatalf("stop: status %d", code)
+		}
+		b.waitJS("the demo channel no longer live", rowState(demo)+` !== "live"`, 30*time.Second)
+		t.Logf("after stop the list shows %q", eval[string](b, rowState(demo)))
+		if code := g.api(t, "POST", "/channels/"+demo+"/start", nil); code >= 300 {
+			t.Fatalf("start: status %d", code)
+		}
+		b.waitJS("the demo channel live again", rowState(demo)+` === "live"`, 60*time.Second)
+		if !eval[bool](b, `window.__sameDocument === true`) {
+			t.Error("the page reloaded")
+		}
+		b.checkConsole()
+	})
+
+	t.Run("log viewer shows new events as they happen", func(t *testing.T) {
+		b.t = t
+		b.run("open the log", chromedp.Navigate(base+"/channel/"+demo+"/log"))
+		b.waitJS("the running session's log", `document.querySelectorAll("#live-log li").length > 0`, 60*time.Second)
+		eval[bool](b, `window.__sameDocument = true`)
+		var before struct {
+			Items []struct{ ID int64 } `json:"items"`
+		}
+		g.api(t, "GET", "/channels/"+demo+"/sessions", &before)
+		start := time.Now().Add(-time.Second) // the browser's clock is this machine's
+		if code := g.api(t, "POST", "/channels/"+demo+"/stop", nil); code >= 300 {
+			t.Fatalf("stop: status %d", code)
+		}
+		if code := g.api(t, "POST", "/channels/"+demo+"/start", nil); code >= 300 {
+			t.Fatalf("start: status %d", code)
+		}
+		// Events stamped after the restart, in the live list, without reload.
+		b.waitJS("new events in the live log", fmt.Sprintf(
+			`[...document.querySelectorAll("#live-log li time")].some(t => Date.parse(t.getAttribute("datetime")) >= %d)`,
+			start.UnixMilli()), 60*time.Second)
+		b.waitJS("a playing event of the new session", `!!document.querySelector("#live-log li.kind-playing")`, 60*time.Second)
+		if !eval[bool](b, `window.__sameDocument === true`) {
+			t.Error("the page reloaded")
+		}
+		// The stopped session is listed with its outcome.
+		b.waitJS("the past session", `document.querySelectorAll("#sessions-rows tr[data-id]").length > 0`, 30*time.Second)
+		if n := eval[int](b, `document.querySelectorAll("#sessions-rows details dl.stats dt").length`); n == 0 {
+			t.Log("the past sessions carry no statistics yet")
+		}
+		b.screenshot("session-log")
+		b.checkConsole()
+	})
+
+	t.Run("channel created in the form appears in the API", func(t *testing.T) {
+		b.t = t
+		b.run("open the app", chromedp.Navigate(base+"/"))
+		b.waitJS("the list", fmt.Sprintf(`!!document.querySelector('tr[data-name=%q]')`, demo), 30*time.Second)
+		b.run("open the form", chromedp.Click(chromedp.CSS("#add-channel")))
+		b.waitJS("the dialog", `document.getElementById("channel-dialog").open`, 10*time.Second)
+		// Invalid input is refused in the browser.
+		b.run("fill in wrong values",
+			chromedp.SendKeys(chromedp.CSS("#f-name"), "bad name!"),
+			chromedp.SendKeys(chromedp.CSS("#f-url"), "ftp://example.com/x"),
+			chromedp.Click(chromedp.CSS("#channel-submit")))
+		b.waitJS("the errors", `document.getElementById("f-name-err").textContent !== "" && document.getElementById("f-url-err").textContent !== ""`, 10*time.Second)
+		if !eval[bool](b, `document.getElementById("channel-dialog").open && document.getElementById("f-url").getAttribute("aria-invalid") === "true"`) {
+			t.Error("the form accepted invalid values")
+		}
+		b.screenshot("channel-form-errors")
+		const password = "s3cret-e2e-pw"
+		// (chromedp.Clear only resets the value attribute of a typed-in input.)
+		eval[bool](b, `document.getElementById("f-name").value = document.getElementById("f-url").value = "", true`)
+		b.run("fill in good values",
+			chromedp.SendKeys(chromedp.CSS("#f-name"), "e2e-form"),
+			chromedp.SendKeys(chromedp.CSS("#f-url"), "mms://media.example.com/live"),
+			chromedp.SendKeys(chromedp.CSS("#f-username"), "viewer"),
+			chromedp.SendKeys(chromedp.CSS("#f-password"), password),
+			chromedp.Click(chromedp.CSS("#channel-submit")))
+		b.waitJS("the dialog closed", `!document.getElementById("channel-dialog").open`, 30*time.Second)
+		b.waitJS("the new row", `!!document.querySelector('tr[data-name="e2e-form"]')`, 30*time.Second)
+		var ch map[string]any
+		if code := g.api(t, "GET", "/channels/e2e-form", &ch); code != 200 {
+			t.Fatalf("GET the new channel: status %d", code)
+		}
+		if ch["url"] != "mms://media.example.com/live" || ch["username"] != "viewer" || ch["on_demand"] != true || ch["has_password"] != true {
+			t.Errorf("the API has %v", ch)
+		}
+		raw, _ := json.Marshal(ch)
+		if strings.Contains(string(raw), password) {
+			t.Error("the API returned the password")
+		}
+		b.checkConsole()
+	})
+
+	t.Run("embed plays in an iframe of another origin", func(t *testing.T) {
+		b.t = t
+		b.run("open the app", chromedp.Navigate(base+"/"))
+		b.waitJS("the demo channel live", rowState(demo)+` === "live"`, 60*time.Second)
+		embedURL := base + "/embed/" + demo + "?autoplay=1"
+		other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			fmt.Fprintf(w, `<!doctype html><html><head><title>another site</title><link rel="icon" href="data:,"></head>
+<body><h1>Another site</h1>
+<iframe id="player" src="%s" width="640" height="360" allow="autoplay; fullscreen" title="demo"></iframe>
+<script>
+window.__msgs = [];
+window.addEventListener("message", (e) => { if (e.data && e.data.source === "mmsgate") window.__msgs.push(e.data); });
+</script></body></html>`, embedURL)
+		}))
+		t.Cleanup(other.Close)
+		// localhost vs 127.0.0.1: another origin and another site.
+		page := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
+		b.run("open the other site", chromedp.Navigate(page+"/"))
+		opened := time.Now()
+		defer func() {
+			t.Logf("iframe messages after %v: %s", time.Since(opened).Round(time.Millisecond),
+				eval[string](b, `JSON.stringify(window.__msgs.map(m => [m.event, +m.currentTime.toFixed(2)]).slice(0, 40))`))
+		}()
+		b.waitJS("playback in the iframe", `window.__msgs.some(m => m.event === "playing")`, 60*time.Second)
+		b.waitJS("3 s of playback in the iframe", `(() => {
+			const p = window.__msgs.filter(m => m.event === "timeupdate" || m.event === "playing");
+			return p.length > 1 && p[p.length - 1].currentTime - p[0].currentTime >= 3;
+		})()`, 60*time.Second)
+		if eng := eval[string](b, `window.__msgs[window.__msgs.length - 1].engine`); eng != "hls.js" {
+			t.Errorf("the embed played with %q", eng)
+		}
+		if o := eval[string](b, `location.origin`); strings.Contains(base, strings.TrimPrefix(o, "http://")) {
+			t.Fatalf("the test page is on the gateway's origin %s", o)
+		}
+		b.screenshot("embed-iframe")
+		b.checkConsole()
+	})
+}
