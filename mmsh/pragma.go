@@ -281,7 +281,7 @@ func (p *Pragma) Values() []string {
 		t = append(t, "no-cache")
 	}
 	if p.Rate != 0 {
-		t = append(t, "rate="+strconv.FormatFloat(p.Rate, 'f', 3, 64))
+		t = append(t, "rate="+formatRate(p.Rate))
 	}
 	add("stream-time", p.StreamTime)
 	if p.StreamOffset[0] >= 0 && p.StreamOffset[1] >= 0 {
@@ -325,3 +325,5 @@ func (p *Pragma) Values() []string {
 	}
 	return out
 }
+
+func formatRate(r float64) string { return strconv.FormatFloat(r, 'f', 3, 64) }

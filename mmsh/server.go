@@ -406,7 +406,7 @@ func (p *player) flush() error {
 	return err
 }
 
-func (p *player) run(ctx context.Context, cur Cursor, it Item) error {
+func (p *player) run(ctx context.Context, cur Cursor, it SourceItem) error {
 	live := false
 	for {
 		switch {
@@ -476,7 +476,7 @@ func (p *player) startEntry(e Entry) error {
 
 // data appends the $D packet of one ASF data packet: streams that are
 // off are taken out, and the padding removed (2.2.3.3).
-func (p *player) data(it Item) error {
+func (p *player) data(it SourceItem) error {
 	pkt := it.Packet
 	if p.off != nil {
 		if err := p.pkt.Unmarshal(pkt); err != nil {

@@ -40,9 +40,9 @@ type Entry struct {
 	Playlist, Last bool
 }
 
-// Item is what a Cursor gives: a new entry (Header set) or one ASF data
+// SourceItem is what a Cursor gives: a new entry (Header set) or one ASF data
 // packet (full size or with its padding removed) with its LocationId.
-type Item struct {
+type SourceItem struct {
 	Entry    *Entry
 	Packet   []byte
 	Location uint32
@@ -51,7 +51,7 @@ type Item struct {
 // Cursor walks a Source. Next returns io.EOF after the last packet of the
 // last entry; Close releases it (Handler always calls it).
 type Cursor interface {
-	Next(ctx context.Context) (Item, error)
+	Next(ctx context.Context) (SourceItem, error)
 	Close() error
 }
 
@@ -95,15 +95,53 @@ func (f *File) Describe(context.Context) (Entry, error) {
 
 // Play implements Source.
 func (f *File) Play(_ context.Context, start time.Duration) (Cursor, error) {
-	n, err := uint64(0), error(nil)
-	if start > 0 {
-		if n, err = f.af.PacketForTime(start); err != nil {
-			return nil, fmt.Errorf("mmsh: seek to %v: %w", start, err)
-		}
+	n, err := f.packetAt(start)
+	if err != nil {
+		return nil, err
 	}
 	e, _ := f.Describe(context.Background())
 	return &fileCursor{f: f, entry: &e, next: n}, nil
 }
+
+// packetAt finds where to start to present time t: the last packet
+// sent at or before t (binary search on send times, which every file has;
+// the Simple Index of some muxers is unreliable), then back to the nearest
+// packet that starts a key frame, so that decoding can begin there.
+func (f *File) packetAt(t time.Duration) (uint64, error) {
+	af := f.af
+	if t <= 0 || af.PacketCount == 0 {
+		return 0, nil
+	}
+	ms := uint32(min(t.Milliseconds(), 1<<32-1))
+	buf := make([]byte, af.PacketSize)
+	var p asf.Packet
+	lo, hi := uint64(0), af.PacketCount
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		b, err := af.ReadPacket(mid, buf)
+		if err != nil {
+			return 0, fmt.Errorf("mmsh: seek: %w", err)
+		}
+		if err := p.Unmarshal(b); err != nil || p.SendTime <= ms {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	for n, steps := lo, 0; n > 0 && steps < maxKeyFrameWalk; n, steps = n-1, steps+1 {
+		b, err := af.ReadPacket(n, buf)
+		if err != nil {
+			return 0, fmt.Errorf("mmsh: seek: %w", err)
+		}
+		if key, err := asf.HasKeyFrame(b, 0); err == nil && key {
+			return n, nil
+		}
+	}
+	return 0, nil
+}
+
+// maxKeyFrameWalk bounds the search for a key frame before a seek target.
+const maxKeyFrameWalk = 4096
 
 type fileCursor struct {
 	f       *File
@@ -113,24 +151,24 @@ type fileCursor struct {
 	buf     []byte
 }
 
-func (c *fileCursor) Next(ctx context.Context) (Item, error) {
+func (c *fileCursor) Next(ctx context.Context) (SourceItem, error) {
 	if !c.started {
 		c.started = true
-		return Item{Entry: c.entry}, nil
+		return SourceItem{Entry: c.entry}, nil
 	}
 	if err := ctx.Err(); err != nil {
-		return Item{}, err
+		return SourceItem{}, err
 	}
 	if c.next >= c.f.af.PacketCount {
-		return Item{}, io.EOF
+		return SourceItem{}, io.EOF
 	}
 	b, err := c.f.af.ReadPacket(c.next, c.buf)
 	if err != nil {
-		return Item{}, err
+		return SourceItem{}, err
 	}
 	c.buf = b
 	c.next++
-	return Item{Packet: b, Location: uint32(c.next - 1)}, nil
+	return SourceItem{Packet: b, Location: uint32(c.next - 1)}, nil
 }
 
 func (c *fileCursor) Close() error { return nil }
@@ -165,16 +203,16 @@ type playlistCursor struct {
 	cur   Cursor
 }
 
-func (c *playlistCursor) Next(ctx context.Context) (Item, error) {
+func (c *playlistCursor) Next(ctx context.Context) (SourceItem, error) {
 	for {
 		if c.cur == nil {
 			c.idx++
 			if c.idx >= len(c.list) {
-				return Item{}, io.EOF
+				return SourceItem{}, io.EOF
 			}
 			cur, err := c.list[c.idx].Play(ctx, c.start)
 			if err != nil {
-				return Item{}, err
+				return SourceItem{}, err
 			}
 			c.cur, c.start = cur, 0
 		}
@@ -246,9 +284,9 @@ func (l *LiveFile) Describe(context.Context) (Entry, error) {
 // Play implements Source; start is ignored.
 func (l *LiveFile) Play(context.Context, time.Duration) (Cursor, error) {
 	elapsed := time.Duration(float64(time.Since(l.start)) * l.Rate)
-	n, err := l.File.af.PacketForTime(elapsed)
+	n, err := l.File.packetAt(elapsed)
 	if err != nil {
-		return nil, fmt.Errorf("mmsh: live position: %w", err)
+		return nil, err
 	}
 	e, _ := l.Describe(context.Background())
 	return &liveCursor{fileCursor: fileCursor{f: l.File, entry: &e, next: n}, l: l}, nil
@@ -261,7 +299,7 @@ type liveCursor struct {
 	pkt   asf.Packet
 }
 
-func (c *liveCursor) Next(ctx context.Context) (Item, error) {
+func (c *liveCursor) Next(ctx context.Context) (SourceItem, error) {
 	it, err := c.fileCursor.Next(ctx)
 	if err != nil || it.Packet == nil {
 		return it, err
@@ -271,7 +309,7 @@ func (c *liveCursor) Next(ctx context.Context) (Item, error) {
 	}
 	due := c.l.start.Add(time.Duration(float64(time.Duration(c.pkt.SendTime)*time.Millisecond) / c.l.Rate))
 	if err := sleepUntil(ctx, &c.timer, due); err != nil {
-		return Item{}, err
+		return SourceItem{}, err
 	}
 	return it, nil
 }

@@ -1,0 +1,81 @@
+package mmsh
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"testing"
+)
+
+// FuzzReader feeds arbitrary bytes to the packet reader: no panic, no
+// packet beyond the limits, and every packet it accepts (but $P) marshals
+// back to what it read.
+func FuzzReader(f *testing.F) {
+	f.Add(AppendHeaderPackets(nil, TypeHeader, []byte("0123456789abcdefghijklmnopqrstuvwxyz"), 0))
+	d, _ := AppendPacket(nil, &Packet{Type: TypeData, LocationID: 7, AFFlags: 3, Payload: []byte{0x82, 0, 0, 1, 2, 3}})
+	e, _ := AppendPacket(nil, &Packet{Type: TypeEnd, Reason: EndNextEntry})
+	c, _ := AppendPacket(nil, &Packet{Type: TypeStreamChange})
+	f.Add(append(append(d, c...), e...))
+	f.Add([]byte{0xA4, 'T', 0, 0, 0x24, 'P', 0xf8, 0x01, 0xf8, 0x01, 0, 0})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := NewReader(bytes.NewReader(b))
+		var p Packet
+		for range 64 {
+			err := r.Next(&p)
+			if err != nil {
+				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, ErrFraming) {
+					t.Fatalf("unexpected error kind: %v", err)
+				}
+				return
+			}
+			if len(p.Payload) > MaxPacketLength+1048+504 {
+				t.Fatalf("payload of %d bytes", len(p.Payload))
+			}
+			if p.Type == TypePacketPair {
+				continue
+			}
+			out, err := AppendPacket(nil, &p)
+			if err != nil {
+				t.Fatalf("re-marshal: %v", err)
+			}
+			var q Packet
+			if err := NewReader(bytes.NewReader(out)).Next(&q); err != nil {
+				t.Fatalf("re-read: %v", err)
+			}
+			if q.Type != p.Type || q.Reason != p.Reason || q.LocationID != p.LocationID || q.AFFlags != p.AFFlags ||
+				!bytes.Equal(q.Payload, p.Payload) {
+				t.Fatalf("round trip: %+v != %+v", q, p)
+			}
+		}
+	})
+}
+
+// FuzzPragma parses arbitrary Pragma values: no panic, limits kept, and
+// what Values formats parses back to the same tokens.
+func FuzzPragma(f *testing.F) {
+	f.Add("no-cache,rate=1.000000,stream-time=0,stream-offset=0:0,request-context=1,max-duration=0", "stream-switch-entry=ffff:1:0 ffff:2:2")
+	f.Add(`packet-pair-experiment=1, no-cache, client-id=2676631236, xResetStrm=1, features="seekable,stridable", timeout=60000`, "xClientGUID={52CB2BDB-6925-4E19-8D1D-62D10E9E2705}")
+	f.Add("no-cache,rate=1.000000,stream-time=0Connection: Close", "xPlayStrm=1")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		p, err := ParsePragma([]string{a, b})
+		if err != nil {
+			return
+		}
+		if len(p.StreamSwitch) > maxSwitchEntries || len(p.Features) > maxFeatures {
+			t.Fatalf("limits: %d entries, %d features", len(p.StreamSwitch), len(p.Features))
+		}
+		q, err := ParsePragma(p.Values())
+		if err != nil {
+			t.Fatalf("re-parse of %q: %v", p.Values(), err)
+		}
+		if q.ClientID != p.ClientID || q.StreamTime != p.StreamTime || q.XPlayStrm != p.XPlayStrm ||
+			len(q.StreamSwitch) != len(p.StreamSwitch) || q.XClientGUID != p.XClientGUID || q.Rate != roundRate(p.Rate) {
+			t.Fatalf("round trip:\n%+v\n%+v\nvia %q", p, q, p.Values())
+		}
+	})
+}
+
+func roundRate(r float64) float64 {
+	q, _ := ParsePragma([]string{"rate=" + formatRate(r)})
+	return q.Rate
+}
