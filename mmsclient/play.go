@@ -65,6 +65,9 @@ func (s *Session) play(ctx context.Context, pos startPosition, rate float64) err
 	s.playIncForStop = inc
 	s.dataInc = uint8(inc)
 	s.rebaseNext = true
+	s.mu.Lock()
+	s.playedBase, s.haveSend, s.lastPkt = s.playedLocked(), false, nil
+	s.mu.Unlock()
 	s.locReverse = rate < 0
 	if s.reorder != nil {
 		s.reorder.reset()
@@ -362,19 +365,33 @@ func (s *Session) popReady() {
 
 // deliver queues a restored packet for Next.
 func (s *Session) deliver(pkt []byte) {
-	if err := s.pkt.Unmarshal(pkt); err == nil {
-		if !s.haveSend {
-			s.firstSend, s.haveSend = s.pkt.SendTime, true
-		}
-		s.lastSend = max(s.lastSend, s.pkt.SendTime)
-	}
 	s.items = append(s.items, Item{Packet: pkt})
 	s.mu.Lock()
-	s.stats.Delivered++
-	if s.haveSend {
-		s.stats.Played = time.Duration(s.lastSend-min(s.firstSend, s.lastSend)) * time.Millisecond
+	defer s.mu.Unlock()
+	if !s.haveSend {
+		// The first packet of a play incarnation starts a new segment
+		// of played content; the rest is computed when asked for.
+		var p asf.Packet
+		if p.Unmarshal(pkt) == nil {
+			s.firstSend, s.haveSend = p.SendTime, true
+		}
 	}
-	s.mu.Unlock()
+	s.lastPkt = pkt
+	s.stats.Delivered++
+}
+
+// playedLocked is msPlayed: the content time delivered in earlier play
+// incarnations plus the span of the current one. s.mu is held.
+func (s *Session) playedLocked() time.Duration {
+	d := s.playedBase
+	if s.haveSend && s.lastPkt != nil {
+		var p asf.Packet
+		if p.Unmarshal(s.lastPkt) == nil {
+			span := int64(p.SendTime) - int64(s.firstSend)
+			d += time.Duration(max(span, -span)) * time.Millisecond
+		}
+	}
+	return d
 }
 
 // requestResend sends RequestPacketListResend packets (3.1.4.7) to the
@@ -481,15 +498,24 @@ func (s *Session) drainUDP(ctx context.Context) error {
 	// next few numbers (a server ignores numbers it never sent) and give
 	// the answers a moment to arrive.
 	const quiet = 300 * time.Millisecond
-	if s.seq.valid {
-		s.probes = map[uint32]bool{}
+	s.probes = map[uint32]bool{}
+	var probed uint32 // probes sent up to this number
+	probe := func() {
+		if !s.seq.valid {
+			return
+		}
+		if len(s.probes) == 0 && probed == 0 {
+			probed = s.seq.high
+		}
+		// Packets still in flight raise the highest number: probe past it.
 		var ask []uint32
-		for i := uint32(1); i <= tailProbes; i++ {
-			s.probes[s.seq.high+i] = true
-			ask = append(ask, s.seq.high+i)
+		for ; before(probed, s.seq.high+tailProbes); probed++ {
+			s.probes[probed+1] = true
+			ask = append(ask, probed+1)
 		}
 		s.requestResend(ask)
 	}
+	probe()
 	end := time.Now().Add(s.opts.ResendTimeout + s.opts.ResendRetry)
 	last := time.Now()
 	s.draining = true
@@ -516,6 +542,7 @@ func (s *Session) drainUDP(ctx context.Context) error {
 			if err := s.onDatagram(e.udp); err != nil {
 				return err
 			}
+			probe()
 		case evTick:
 			s.onTick(time.Now())
 		case evTCP:

@@ -136,9 +136,10 @@ type Session struct {
 	err        error
 	closed     bool
 	pkt        asf.Packet
-	firstSend  uint32
-	lastSend   uint32
+	firstSend  uint32 // send time of the first packet of this play incarnation (under mu)
 	haveSend   bool
+	lastPkt    []byte        // the last packet delivered (under mu)
+	playedBase time.Duration // content played in earlier incarnations (under mu)
 	lastLossEv time.Time
 	lastAt     time.Time // arrival of the message expect returned last
 	udpSeen    bool
@@ -147,6 +148,7 @@ type Session struct {
 	probes     map[uint32]bool
 	nextTick   time.Time
 	timer      *time.Timer // wait's deadline, reused
+	armed      time.Time   // when timer fires
 	highLoc    uint32      // LocationId of the packet with the highest sequence number
 	locReverse bool        // striding backwards: LocationId decreases
 }
@@ -352,8 +354,14 @@ func (s *Session) openUDP(ctx context.Context) error {
 // handshake waits or the caller is slow to call Next.
 func (s *Session) readTCP(r *tcpReader) {
 	defer s.wg.Done()
+	var lastDeadline time.Time
 	for {
-		_ = s.conn.SetReadDeadline(time.Now().Add(s.opts.IdleTimeout))
+		// Refreshing the deadline costs a timer update: do it when a
+		// tenth of the idle timeout has passed, not for every packet.
+		if at := time.Now(); at.Sub(lastDeadline) > s.opts.IdleTimeout/10 {
+			_ = s.conn.SetReadDeadline(at.Add(s.opts.IdleTimeout))
+			lastDeadline = at
+		}
 		it, err := r.next()
 		at := time.Now()
 		if err == nil && it.msg != nil {
@@ -462,32 +470,44 @@ func (s *Session) wait(ctx context.Context, deadline time.Time, what string) (ev
 	if s.ignoreInterrupt {
 		interrupt = nil
 	}
+	// The deadline timer stays armed between calls: while packets flow,
+	// every call moves the deadline a little, and resetting a timer per
+	// packet costs more than the rest of the packet's handling. It is
+	// re-armed when the deadline moved by more than a second, and a
+	// firing before the deadline only re-arms it.
 	if s.timer == nil {
-		s.timer = time.NewTimer(time.Until(deadline))
-	} else {
+		s.timer, s.armed = time.NewTimer(time.Until(deadline)), deadline
+	} else if deadline.Before(s.armed) || deadline.Sub(s.armed) > time.Second {
 		s.timer.Reset(time.Until(deadline))
+		s.armed = deadline
 	}
-	defer s.timer.Stop()
-	timer := s.timer
-	select {
-	case <-ctx.Done():
-		return evt{}, ctx.Err()
-	case <-s.ctx.Done():
-		return evt{}, fmt.Errorf("%w (%v)", ErrClosed, context.Cause(s.ctx))
-	case <-interrupt:
-		return evt{}, errInterrupted
-	case in := <-s.inbox:
-		if in.err != nil {
-			return evt{}, s.connError(in.err, what)
+	for {
+		select {
+		case <-ctx.Done():
+			return evt{}, ctx.Err()
+		case <-s.ctx.Done():
+			return evt{}, fmt.Errorf("%w (%v)", ErrClosed, context.Cause(s.ctx))
+		case <-interrupt:
+			return evt{}, errInterrupted
+		case in := <-s.inbox:
+			if in.err != nil {
+				return evt{}, s.connError(in.err, what)
+			}
+			return evt{kind: evTCP, tcp: in}, nil
+		case d := <-s.udpCh:
+			return evt{kind: evUDP, udp: d}, nil
+		case <-tick:
+			s.nextTick = time.Now().Add(s.opts.ResendRetry / 2)
+			return evt{kind: evTick}, nil
+		case <-s.timer.C:
+			if now := time.Now(); now.Before(deadline) {
+				s.timer.Reset(deadline.Sub(now))
+				s.armed = deadline
+				continue
+			}
+			s.armed = time.Time{}
+			return evt{}, fmt.Errorf("%w: %s", ErrTimeout, what)
 		}
-		return evt{kind: evTCP, tcp: in}, nil
-	case d := <-s.udpCh:
-		return evt{kind: evUDP, udp: d}, nil
-	case <-tick:
-		s.nextTick = time.Now().Add(s.opts.ResendRetry / 2)
-		return evt{kind: evTick}, nil
-	case <-timer.C:
-		return evt{}, fmt.Errorf("%w: %s", ErrTimeout, what)
 	}
 }
 
@@ -609,7 +629,7 @@ func (s *Session) Streams() []uint16 {
 func (s *Session) Played() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.stats.Played
+	return s.playedLocked()
 }
 
 // Stats returns the session's figures so far.
@@ -617,6 +637,7 @@ func (s *Session) Stats() Stats {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
+	st.Played = s.playedLocked()
 	st.Attempts = slices.Clone(st.Attempts)
 	st.Redirects = slices.Clone(st.Redirects)
 	st.Streams = slices.Clone(st.Streams)

@@ -267,7 +267,7 @@ func download(ctx context.Context, s *mmsclient.Session, c *config, stdout, stde
 	prog := newProgress(stderr, c.quiet || c.out == "-")
 	defer prog.done(s)
 	for {
-		if c.duration > 0 && s.Played() >= c.duration {
+		if c.duration > 0 && out.packets%16 == 0 && s.Played() >= c.duration {
 			break
 		}
 		it, err := s.Next(ctx)
