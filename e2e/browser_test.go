@@ -9,9 +9,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -189,3 +192,53 @@ func (b *browser) screenshot(name string) {
 	}
 	b.t.Logf("screenshot: %s", p)
 }
+
+// TestConsoleErrorsAreCaught checks the harness itself: a console.error, an
+// uncaught exception and a failed resource load in the page, and one in a
+// cross-site iframe, must all reach checkConsole, or the other tests could
+// not fail on them.
+func TestConsoleErrorsAreCaught(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/":
+			w.Header().Set("Content-Type", "text/html")
+			frame := strings.Replace(srvURL(r), "127.0.0.1", "localhost", 1) + "/frame"
+			fmt.Fprintf(w, `<!doctype html><link rel="icon" href="data:,"><script>console.error("e2e-console-error");
+setTimeout(() => { throw new Error("e2e-uncaught") }, 0);</script><img src="/missing.png" alt="">
+<iframe src="%s"></iframe>`, frame)
+		case "/frame":
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, `<!doctype html><script>console.error("e2e-frame-error")</script>`)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	b := newBrowser(t)
+	b.run("open", chromedp.Navigate(srv.URL+"/"))
+	want := []string{"e2e-console-error", "e2e-uncaught", "missing.png", "e2e-frame-error"}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		b.mu.Lock()
+		all := strings.Join(b.errors, "\n")
+		b.mu.Unlock()
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(all, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the harness did not see %q; it saw:\n%s", missing, all)
+		}
+		time.Sleep(50 * time.Millisecond) // the messages arrive on their own; nothing to wait on
+	}
+	b.mu.Lock()
+	b.errors = nil // seen as intended
+	b.mu.Unlock()
+}
+
+func srvURL(r *http.Request) string { return "http://" + r.Host }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/mmsgate/mmsgate/app"
 )
@@ -262,6 +263,53 @@ func TestBrowser(t *testing.T) {
 		raw, _ := json.Marshal(ch)
 		if strings.Contains(string(raw), password) {
 			t.Error("the API returned the password")
+		}
+		b.checkConsole()
+	})
+
+	t.Run("labels, keyboard and Play a URL", func(t *testing.T) {
+		b.t = t
+		b.run("open the app", chromedp.Navigate(base+"/"))
+		b.waitJS("the list", fmt.Sprintf(`!!document.querySelector('tr[data-name=%q]')`, demo), 30*time.Second)
+		// Every control has an accessible name: a label, aria-label or text.
+		unnamed := eval[[]string](b, `[...document.querySelectorAll("input, select, textarea, button, a[href]")].filter(el => {
+			if (el.type === "hidden") return false;
+			if (el.labels && el.labels.length) return false;
+			if (el.getAttribute("aria-label") || el.getAttribute("aria-labelledby")) return false;
+			if ((el.tagName === "BUTTON" || el.tagName === "A") && el.textContent.trim()) return false;
+			return true;
+		}).map(el => el.outerHTML.slice(0, 120))`)
+		for _, u := range unnamed {
+			t.Errorf("control without an accessible name: %s", u)
+		}
+		// The first Tab reaches the skip link; Enter on "Add channel" opens
+		// the form with the focus in it, Escape closes it.
+		b.run("tab", chromedp.KeyEvent(kb.Tab))
+		if got := eval[string](b, `document.activeElement.className`); got != "skip" {
+			t.Errorf("the first Tab stop is %q, want the skip link", got)
+		}
+		eval[bool](b, `document.getElementById("add-channel").focus(), true`)
+		b.run("enter", chromedp.KeyEvent(kb.Enter))
+		b.waitJS("the dialog open with focus inside", `document.getElementById("channel-dialog").open && document.getElementById("channel-dialog").contains(document.activeElement)`, 10*time.Second)
+		b.run("escape", chromedp.KeyEvent(kb.Escape))
+		b.waitJS("the dialog closed", `!document.getElementById("channel-dialog").open`, 10*time.Second)
+		// Play a URL with the demo's upstream reuses the demo channel.
+		var ch struct {
+			URL string `json:"url"`
+		}
+		g.api(t, "GET", "/channels/"+demo, &ch)
+		if ch.URL == "" {
+			t.Fatal("the API gave no URL for the demo channel")
+		}
+		b.run("play a URL", chromedp.SendKeys(chromedp.CSS("#play-url"), ch.URL+kb.Enter))
+		b.waitJS("the demo's player page", fmt.Sprintf(`location.pathname === "/channel/%s"`, demo), 30*time.Second)
+		b.waitJS("hls.js attached", `document.querySelector("video") && document.querySelector("video").dataset.engine === "hls.js"`, 30*time.Second)
+		var list struct {
+			Total int `json:"total"`
+		}
+		g.api(t, "GET", "/channels", &list)
+		if list.Total != 2 { // demo and e2e-form
+			t.Errorf("Play a URL left %d channels, want 2", list.Total)
 		}
 		b.checkConsole()
 	})
