@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync"
@@ -18,6 +20,8 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/mmsgate/mmsgate/app"
+	"github.com/mmsgate/mmsgate/internal/fixture"
+	"github.com/mmsgate/mmsgate/mmsserver"
 )
 
 const token = "e2e-token-0123456789abcdef"
@@ -67,6 +71,8 @@ func startGateway(t *testing.T) *gatewayUnderTest {
 	a, err := app.New(ctx, app.Config{
 		DataDir:  t.TempDir(),
 		APIToken: token,
+		// The radio station of TestBrowser runs on loopback.
+		AllowUpstream: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
@@ -301,16 +307,37 @@ func TestBrowser(t *testing.T) {
 		if ch.URL == "" {
 			t.Fatal("the API gave no URL for the demo channel")
 		}
+		var before, after struct {
+			Total int `json:"total"`
+		}
+		g.api(t, "GET", "/channels", &before)
 		b.run("play a URL", chromedp.SendKeys(chromedp.CSS("#play-url"), ch.URL+kb.Enter))
 		b.waitJS("the demo's player page", fmt.Sprintf(`location.pathname === "/channel/%s"`, demo), 30*time.Second)
 		b.waitJS("hls.js attached", `document.querySelector("video") && document.querySelector("video").dataset.engine === "hls.js"`, 30*time.Second)
-		var list struct {
-			Total int `json:"total"`
+		g.api(t, "GET", "/channels", &after)
+		if after.Total != before.Total {
+			t.Errorf("Play a URL of an existing channel's upstream went from %d to %d channels", before.Total, after.Total)
 		}
-		g.api(t, "GET", "/channels", &list)
-		if list.Total != 2 { // demo and e2e-form
-			t.Errorf("Play a URL left %d channels, want 2", list.Total)
+		b.checkConsole()
+	})
+
+	t.Run("radio plays in the audio player", func(t *testing.T) {
+		b.t = t
+		url := startRadio(t)
+		if code := g.postJSON(t, "/channels", fmt.Sprintf(`{"name":"radio","url":%q,"on_demand":false}`, url)); code != http.StatusCreated {
+			t.Fatalf("creating the radio channel: status %d", code)
 		}
+		b.run("open the app", chromedp.Navigate(base+"/"))
+		b.waitJS("the radio channel live", rowState("radio")+` === "live"`, 90*time.Second)
+		b.run("open the radio", chromedp.Navigate(base+"/channel/radio"))
+		b.waitJS("the audio player", `!document.getElementById("radio").hidden && document.querySelector("video").classList.contains("audio-only")`, 60*time.Second)
+		b.waitJS("playback", `(() => { const v = document.querySelector("video"); return v.currentTime > 0 && !v.paused; })()`, 60*time.Second)
+		t0 := eval[float64](b, `document.querySelector("video").currentTime`)
+		b.waitJS("2 s of radio", fmt.Sprintf(`document.querySelector("video").currentTime >= %f`, t0+2), 60*time.Second)
+		if title := eval[string](b, `document.getElementById("radio-title").textContent`); title == "" {
+			t.Error("the radio card has no title")
+		}
+		b.screenshot("radio")
 		b.checkConsole()
 	})
 
@@ -352,4 +379,56 @@ window.addEventListener("message", (e) => { if (e.data && e.data.source === "mms
 		b.screenshot("embed-iframe")
 		b.checkConsole()
 	})
+}
+
+// startRadio serves a WMA-only clip (a radio station, as most mms:// streams
+// were) looped live from an mmsserver on loopback; it returns its URL.
+func startRadio(t *testing.T) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	spec := fixture.AudioOnly()
+	spec.Duration = 6 * time.Second
+	clip, err := fixture.Generate(ctx, fixture.CacheDir(), spec)
+	if err != nil {
+		t.Fatalf("radio clip: %v", err)
+	}
+	srv := &mmsserver.Server{}
+	if err := srv.AddLive("radio", clip); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	})
+	return "mms://" + ln.Addr().String() + "/radio"
+}
+
+// postJSON sends body to the API with the token; it returns the status.
+func (g *gatewayUnderTest) postJSON(t *testing.T, path, body string) int {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", g.srv.URL+"/api/v1"+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode >= 300 {
+		t.Logf("POST %s: %d %s", path, res.StatusCode, b)
+	}
+	return res.StatusCode
 }
