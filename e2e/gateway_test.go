@@ -73,7 +73,7 @@ func startGateway(t *testing.T) *gatewayUnderTest {
 		APIToken: token,
 		// The radio station of TestBrowser runs on loopback.
 		AllowUpstream: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
-		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
