@@ -80,7 +80,8 @@ type Session struct {
 	conn    net.Conn
 	wmu     sync.Mutex
 	wseq    uint16
-	inbox   chan inbound
+	inbox   chan []inbound
+	inq     []inbound // the rest of the last batch from inbox
 	udp     net.PacketConn
 	udpCh   chan datagram
 	udpFrom net.IP
@@ -257,7 +258,7 @@ func attempt(ctx context.Context, tgt *target, transport string, opts Options, s
 	s := &Session{
 		opts: opts, ev: opts.OnEvent, log: opts.Logger, tgt: tgt, begin: begin,
 		transport: transport, headerInc: 1, playInc: 9,
-		inbox:     make(chan inbound, 64),
+		inbox:     make(chan []inbound, 8),
 		interrupt: make(chan struct{}),
 		stats:     *stats,
 	}
@@ -355,6 +356,7 @@ func (s *Session) openUDP(ctx context.Context) error {
 func (s *Session) readTCP(r *tcpReader) {
 	defer s.wg.Done()
 	var lastDeadline time.Time
+	batch := make([]inbound, 0, maxBatch)
 	for {
 		// Refreshing the deadline costs a timer update: do it when a
 		// tenth of the idle timeout has passed, not for every packet.
@@ -372,16 +374,26 @@ func (s *Session) readTCP(r *tcpReader) {
 				}
 			}
 		}
+		// What is already buffered goes to the session in one batch: one
+		// channel operation (and wake-up) for many Data packets.
+		batch = append(batch, inbound{item: it, at: at, err: err})
+		if err == nil && len(batch) < maxBatch && r.buffered() {
+			continue
+		}
 		select {
-		case s.inbox <- inbound{item: it, at: at, err: err}:
+		case s.inbox <- batch:
 		case <-s.ctx.Done():
 			return
 		}
 		if err != nil {
 			return
 		}
+		batch = make([]inbound, 0, maxBatch)
 	}
 }
+
+// maxBatch bounds the TCP items handed over at once.
+const maxBatch = 32
 
 // readUDP reads Data packets. It never blocks on the session: when the
 // queue is full the datagram is dropped and resend recovers it.
@@ -450,6 +462,9 @@ func (s *Session) wait(ctx context.Context, deadline time.Time, what string) (ev
 		s.backlog = s.backlog[1:]
 		return evt{kind: evTCP, tcp: in}, nil
 	}
+	if len(s.inq) > 0 {
+		return s.popInbound(what)
+	}
 	// The resend tick runs on its own schedule: a steady stream of
 	// datagrams must not keep postponing it.
 	var tick <-chan time.Time
@@ -489,11 +504,8 @@ func (s *Session) wait(ctx context.Context, deadline time.Time, what string) (ev
 			return evt{}, fmt.Errorf("%w (%v)", ErrClosed, context.Cause(s.ctx))
 		case <-interrupt:
 			return evt{}, errInterrupted
-		case in := <-s.inbox:
-			if in.err != nil {
-				return evt{}, s.connError(in.err, what)
-			}
-			return evt{kind: evTCP, tcp: in}, nil
+		case s.inq = <-s.inbox:
+			return s.popInbound(what)
 		case d := <-s.udpCh:
 			return evt{kind: evUDP, udp: d}, nil
 		case <-tick:
@@ -509,6 +521,17 @@ func (s *Session) wait(ctx context.Context, deadline time.Time, what string) (ev
 			return evt{}, fmt.Errorf("%w: %s", ErrTimeout, what)
 		}
 	}
+}
+
+// popInbound returns the next TCP item of the current batch.
+func (s *Session) popInbound(what string) (evt, error) {
+	in := s.inq[0]
+	s.inq[0] = inbound{}
+	s.inq = s.inq[1:]
+	if in.err != nil {
+		return evt{}, s.connError(in.err, what)
+	}
+	return evt{kind: evTCP, tcp: in}, nil
 }
 
 func (s *Session) connError(err error, what string) error {

@@ -1,6 +1,7 @@
 package mmsclient
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -80,6 +81,24 @@ func putBuf(b []byte) {
 }
 
 var errTCPFraming = errors.New("mmsclient: bad TCP framing")
+
+// buffered reports whether the next item is complete in the buffer, so that
+// reading it cannot wait for the network.
+func (t *tcpReader) buffered() bool {
+	if len(t.queue) > 0 {
+		return true
+	}
+	br, ok := t.r.(*bufio.Reader)
+	if !ok || br.Buffered() < 16 {
+		return false
+	}
+	head, _ := br.Peek(16)
+	need := int(binary.LittleEndian.Uint16(head[6:])) // a Data packet's PacketSize
+	if binary.LittleEndian.Uint32(head[4:]) == mmsproto.SessionID {
+		need = int(binary.LittleEndian.Uint32(head[8:])) + 16 // messageLength + 16
+	}
+	return br.Buffered() >= need
+}
 
 func (t *tcpReader) next() (tcpItem, error) {
 	if len(t.queue) > 0 {
