@@ -113,7 +113,7 @@ func TestChildUDPBlocked(t *testing.T) {
 		st.Attempts[0].Outcome != "failed" || st.Attempts[1].Outcome != "ok" {
 		t.Fatalf("attempts %+v", st.Attempts)
 	}
-	if d := st.Attempts[0].Duration; d < 2*time.Second || d > 6*time.Second {
+	if d := st.Attempts[0].Duration; d < 2*time.Second || d > 20*time.Second {
 		t.Errorf("UDP attempt took %v with a 2 s deadline", d)
 	}
 	if len(evs.kinds("attempt")) < 4 {
