@@ -49,6 +49,7 @@ type Config struct {
 
 	Limits        gateway.Limits
 	Grace         time.Duration // on-demand stop delay after the last viewer (default 30 s)
+	ViewerTimeout time.Duration // an HLS viewer counts this long after its last request (default 15 s)
 	KeepSessions  int           // session logs kept per channel (default 50)
 	MaxLogEntries int           // events kept per session log (default 5000)
 	WaitTimeout   time.Duration // how long a viewer waits for a channel to start (default 20 s)
@@ -123,6 +124,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		Registerer:    a.reg,
 		Limits:        cfg.Limits,
 		Grace:         cfg.Grace,
+		ViewerTimeout: cfg.ViewerTimeout,
 		KeepSessions:  cfg.KeepSessions,
 		MaxLogEntries: cfg.MaxLogEntries,
 	})

@@ -43,7 +43,8 @@ type runtime struct {
 	manual     bool          // started by Start
 	stopped    bool          // stopped by Stop
 	hls        map[string]time.Time
-	streaming  int
+	streaming  int // ASF viewers
+	active     int // requests in flight, of every output: the channel is wanted while one waits
 	lastViewer time.Time
 	pipe       Pipeline
 	transcoder bool // holds a transcoder slot
@@ -113,7 +114,7 @@ func (r *runtime) wantedLocked(now time.Time) bool {
 	if r.stopped {
 		return false
 	}
-	if !r.cfg.OnDemand || r.manual || r.viewersLocked(now) > 0 {
+	if !r.cfg.OnDemand || r.manual || r.active > 0 || r.viewersLocked(now) > 0 {
 		return true
 	}
 	return now.Sub(r.lastViewer) < r.g.cfg.Grace
@@ -144,21 +145,22 @@ func (r *runtime) addViewer(key string, streaming bool) (func(), error) {
 		return nil, fmt.Errorf("%w: channel %q has %d viewers, the maximum", ErrLimit, r.name, max)
 	}
 	r.lastViewer = now
+	r.active++
 	if streaming {
 		r.streaming++
 	} else {
 		r.hls[key] = now
 	}
 	r.poke()
-	release := func() {}
-	if streaming {
-		release = func() {
-			r.mu.Lock()
+	release := func() {
+		r.mu.Lock()
+		r.active--
+		if streaming {
 			r.streaming--
-			r.lastViewer = time.Now()
-			r.mu.Unlock()
-			r.poke()
 		}
+		r.lastViewer = time.Now()
+		r.mu.Unlock()
+		r.poke()
 	}
 	return release, nil
 }
