@@ -140,9 +140,14 @@ func TestBrowser(t *testing.T) {
 	demo := g.demo
 	t.Logf("gateway at %s, demo channel %q", base, demo)
 
-	// The token is entered once and kept in the browser's storage.
+	// The token is entered once, in the token dialog, and kept in the
+	// browser's storage for the steps that follow.
 	b.run("open the app", chromedp.Navigate(base+"/"))
-	eval[bool](b, fmt.Sprintf(`localStorage.setItem("mmsgate.token", %q), true`, token))
+	b.run("enter the token",
+		chromedp.Click(chromedp.CSS("#token-button")),
+		chromedp.SendKeys(chromedp.CSS("#token-input"), token),
+		chromedp.Click(chromedp.CSS(`#token-form button[value="save"]`)))
+	b.waitJS("the token stored", fmt.Sprintf(`localStorage.getItem("mmsgate.token") === %q`, token), 10*time.Second)
 
 	t.Run("list shows the demo channel", func(t *testing.T) {
 		b.t = t
@@ -158,7 +163,13 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("player plays through hls.js", func(t *testing.T) {
 		b.t = t
-		b.run("open the player", chromedp.Navigate(base+"/channel/"+demo))
+		// Pressing Play in the list: the time to the first frame is logged
+		// (a measurement, not a pass/fail threshold).
+		b.run("open the app", chromedp.Navigate(base+"/"))
+		b.waitJS("the demo channel live", rowState(demo)+` === "live"`, 60*time.Second)
+		eval[bool](b, `document.addEventListener("playing", () => { window.__playingAt = window.__playingAt || performance.now(); }, true), true`)
+		eval[bool](b, fmt.Sprintf(`window.__clickAt = performance.now(), document.querySelector('tr[data-name=%q] a.button').click(), true`, demo))
+		b.waitJS("the player page", fmt.Sprintf(`location.pathname === "/channel/%s"`, demo), 10*time.Second)
 		if !eval[bool](b, `Hls.isSupported()`) {
 			t.Fatal("Hls.isSupported() is false in this Chromium")
 		}
@@ -168,6 +179,7 @@ func TestBrowser(t *testing.T) {
 		b.waitJS("3 s of playback", fmt.Sprintf(`document.querySelector("video").currentTime >= %f`, t0+3), 60*time.Second)
 		t1 := eval[float64](b, `document.querySelector("video").currentTime`)
 		t.Logf("video.currentTime went from %.2f to %.2f", t0, t1)
+		t.Logf("Play pressed to first frame: %.0f ms", eval[float64](b, `window.__playingAt - window.__clickAt`))
 		b.waitJS("buffer shown", `/^[0-9.]+ s$/.test(document.getElementById("fact-buffer").textContent)`, 10*time.Second)
 		if w := eval[int](b, `document.querySelector("video").videoWidth`); w == 0 {
 			t.Error("the demo video has no picture (videoWidth 0)")

@@ -45,12 +45,12 @@ function askToken() {
         setToken(input.value.trim());
         toast("Token saved in this browser.");
         resolve(true);
-        route();
+        restart();
       } else if (dlg.returnValue === "forget") {
         setToken("");
         toast("Token forgotten.");
         resolve(false);
-        route();
+        restart();
       } else resolve(false);
     }, { once: true });
     dlg.showModal();
@@ -170,6 +170,13 @@ startEvents();
 // A page kept in the back/forward cache would keep its event streams (and
 // the browser's few connections per host) open: close them when the page is
 // hidden, open them again when it comes back.
+/** restart reopens the event stream and the view, e.g. with a new token. */
+function restart() {
+  eventsAbort.abort();
+  startEvents();
+  route();
+}
+
 window.addEventListener("pagehide", () => {
   eventsAbort.abort();
   if (view) view.abort.abort();
