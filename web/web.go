@@ -116,7 +116,7 @@ func newAsset(name string, b []byte) *asset {
 	}
 	if len(b) > 1024 && !strings.HasSuffix(name, ".png") {
 		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+		zw, _ := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 		zw.Write(b)
 		zw.Close()
 		if buf.Len() < len(b)*9/10 {

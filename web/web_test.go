@@ -294,3 +294,42 @@ func TestValidName(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkServeHLSJS serves the largest asset, gzipped, as browsers ask for it.
+func BenchmarkServeHLSJS(b *testing.B) {
+	h := Handler()
+	req := httptest.NewRequest("GET", "/static/vendor/hls.min.js", nil)
+	req.Header.Set("Accept-Encoding", "gzip")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	b.SetBytes(int64(rec.Body.Len()))
+	b.ReportAllocs()
+	w := &discardWriter{h: http.Header{}}
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, req)
+		if w.code != 200 {
+			b.Fatal(w.code)
+		}
+	}
+}
+
+// discardWriter is a ResponseWriter that keeps nothing, so that the
+// benchmark measures the handler rather than a recorder's buffer.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (d *discardWriter) Header() http.Header         { return d.h }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(code int)        { d.code = code }
+
+// BenchmarkHandler is the cost of building the handler (compressing the
+// assets), paid once at start.
+func BenchmarkHandler(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		Handler()
+	}
+}
