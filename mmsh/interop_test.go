@@ -1,8 +1,12 @@
 package mmsh
 
 import (
+	"bytes"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -47,4 +51,151 @@ func TestVLCPlays(t *testing.T) {
 		t.Fatalf("VLC wrote nothing: %v\n%s", err, log)
 	}
 	samePackets(t, probe(t, src), probe(t, out))
+}
+
+// passthrough is a stand-in for the gateway's /asf/{name}: its own
+// sequence of headers and packets written with Writer to MS-WMSP clients.
+func passthrough(t testing.TB, files ...string) http.Handler {
+	type entry struct {
+		hdr     []byte
+		packets [][]byte
+	}
+	var entries []entry
+	for _, f := range files {
+		af, pk := sourcePackets(t, f)
+		hdr, err := BroadcastHeader(append(slices.Clone(af.HeaderBytes), af.DataHeader...))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, entry{hdr, pk})
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !IsRequest(r) {
+			http.Error(w, "plain HTTP gets progressive ASF here", http.StatusTeapot)
+			return
+		}
+		if !IsPlayRequest(r) {
+			WriteDescribe(w, r, entries[0].hdr, true)
+			return
+		}
+		wr := StartPlay(w, r, true)
+		for _, e := range entries {
+			if err := wr.WriteHeader(e.hdr); err != nil {
+				return
+			}
+			for _, p := range e.packets {
+				if err := wr.WritePacket(p); err != nil {
+					return
+				}
+			}
+		}
+		wr.End(EndOK)
+	})
+}
+
+// TestWriterPlaylistChange: our client and FFmpeg follow a header change
+// written by Writer without reconnecting.
+func TestWriterPlaylistChange(t *testing.T) {
+	a := clip(t, fixture.WMV2())
+	spec := fixture.WMV2()
+	spec.Duration = 2 * time.Second
+	b := clip(t, spec)
+	_, pa := sourcePackets(t, a)
+	_, pb := sourcePackets(t, b)
+	addr := serve(t, passthrough(t, a, b))
+	s := dial(t, "mmsh://"+addr+"/asf/demo", Options{})
+	headers, got := readAll(t, s)
+	if len(headers) != 1 || len(got) != len(pa)+len(pb) || !bytes.Equal(got[len(pa)], pb[0]) {
+		t.Errorf("client: %d headers, %d packets (want 1, %d)", len(headers), len(got), len(pa)+len(pb))
+	}
+	if resp, err := http.Get("http://" + addr + "/asf/demo"); err != nil || resp.StatusCode != http.StatusTeapot {
+		t.Errorf("plain HTTP client: %v %v", resp, err)
+	}
+
+	needTool(t, "ffmpeg", "ffprobe")
+	out := filepath.Join(t.TempDir(), "out.asf")
+	runCmd(t, 2*time.Minute, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+		"-i", "mmsh://"+addr+"/asf/demo", "-c", "copy", "-f", "asf", out)
+	got2 := probe(t, out)
+	want := append(probe(t, a), probe(t, b)...)
+	// Timestamps restart at the change, so FFmpeg's muxer interleaves
+	// differently: every media packet must arrive intact, in any order.
+	w, g := withoutPTS(want), withoutPTS(got2)
+	slices.Sort(w)
+	slices.Sort(g)
+	samePackets(t, w, g)
+}
+
+// withoutPTS drops the pts column of probe lines.
+func withoutPTS(lines []string) []string {
+	out := make([]string, len(lines))
+	for i, l := range lines {
+		f := strings.Split(l, ",")
+		if len(f) > 2 {
+			f = append(f[:1], f[2:]...)
+		}
+		out[i] = strings.Join(f, ",")
+	}
+	return out
+}
+
+// vlcDump has VLC's mmsh access dump url into a file and returns it.
+func vlcDump(t *testing.T, url string) string {
+	t.Helper()
+	needTool(t, "cvlc", "setpriv", "ffprobe")
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	// t.TempDir's parents are private to root; VLC runs as nobody.
+	for d := filepath.Dir(dir); d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	out := filepath.Join(dir, "out.asf")
+	log := runCmd(t, 2*time.Minute, "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+		"cvlc", "-I", "dummy", "--demux=dump", "--demuxdump-file="+out, url, "vlc://quit")
+	if _, err := os.Stat(out); err != nil {
+		t.Fatalf("VLC wrote nothing: %v\n%s", err, log)
+	}
+	return out
+}
+
+func TestVLCPlaylistChange(t *testing.T) {
+	a := clip(t, fixture.WMV2())
+	spec := fixture.WMV2()
+	spec.Duration = 2 * time.Second
+	b := clip(t, spec)
+	addr := serve(t, passthrough(t, a, b))
+	out := vlcDump(t, "mmsh://"+addr+"/asf/demo")
+	w, g := withoutPTS(append(probe(t, a), probe(t, b)...)), withoutPTS(probe(t, out))
+	slices.Sort(w)
+	slices.Sort(g)
+	samePackets(t, w, g)
+}
+
+// TestFFmpegHandlerPlaylist: FFmpeg plays both entries of a Handler playlist.
+func TestFFmpegHandlerPlaylist(t *testing.T) {
+	needTool(t, "ffmpeg", "ffprobe")
+	a := clip(t, fixture.WMV2())
+	b := clip(t, fixture.MSMPEG4())
+	h := &Handler{Unpaced: true}
+	fa, err := OpenFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fa.Close()
+	fb, err := OpenFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	h.Add("list", Playlist{fa, fb})
+	addr := serve(t, h)
+	out := filepath.Join(t.TempDir(), "out.asf")
+	runCmd(t, 2*time.Minute, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+		"-i", "mmsh://"+addr+"/list", "-c", "copy", "-f", "asf", out)
+	got := probe(t, out)
+	if first := len(probe(t, a)); len(got) <= first {
+		t.Errorf("FFmpeg stopped at the first entry: %d packets, first entry has %d", len(got), first)
+	}
 }

@@ -304,20 +304,12 @@ func selection(entries []SwitchEntry) map[uint8]bool {
 	return off
 }
 
-// player is the state of one Play response.
+// player is one Play response: a Writer plus the pacing of on-demand
+// content.
 type player struct {
-	h       *Handler
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	ci      clientInfo
-	off     map[uint8]bool
-	seq     uint8 // AFFlags of $D: a sequence number (2.2.3.1.2)
-	buf     []byte
-	full    []byte
-	pkt     asf.Packet
-	psize   int
-	entries int
-	// Pacing of on-demand content.
+	*Writer
+	h        *Handler
+	pkt      asf.Packet
 	t0       time.Time
 	first    uint32
 	haveTime bool
@@ -364,8 +356,8 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, src Source, prag,
 	if r.Method == http.MethodHead {
 		return
 	}
-	p := &player{h: h, w: w, rc: http.NewResponseController(w), ci: ci, off: selection(prag.StreamSwitch),
-		rate: h.Rate, fast: h.FastStart}
+	wr := &Writer{w: w, rc: http.NewResponseController(w), ci: ci, off: selection(prag.StreamSwitch), WriteTimeout: h.WriteTimeout}
+	p := &player{Writer: wr, h: h, rate: h.Rate, fast: h.FastStart}
 	if p.rate <= 0 {
 		p.rate = 1
 	}
@@ -385,33 +377,13 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, src Source, prag,
 	}
 }
 
-func (p *player) writeTimeout() time.Duration {
-	if p.h.WriteTimeout > 0 {
-		return p.h.WriteTimeout
-	}
-	return DefaultWriteTimeout
-}
-
-// flush sends what is buffered, within the write timeout.
-func (p *player) flush() error {
-	if len(p.buf) == 0 {
-		return nil
-	}
-	_ = p.rc.SetWriteDeadline(time.Now().Add(p.writeTimeout()))
-	_, err := p.w.Write(p.buf)
-	p.buf = p.buf[:0]
-	if err == nil {
-		err = p.rc.Flush()
-	}
-	return err
-}
-
 func (p *player) run(ctx context.Context, cur Cursor, it SourceItem) error {
 	live := false
 	for {
 		switch {
 		case it.Entry != nil:
 			live = it.Entry.Live
+			p.haveTime = false
 			if err := p.startEntry(*it.Entry); err != nil {
 				return err
 			}
@@ -421,11 +393,11 @@ func (p *player) run(ctx context.Context, cur Cursor, it SourceItem) error {
 					return err
 				}
 			}
-			if err := p.data(it); err != nil {
+			if err := p.data(it.Packet, it.Location); err != nil {
 				return err
 			}
 			if len(p.buf) >= 32<<10 || live {
-				if err := p.flush(); err != nil {
+				if err := p.Flush(); err != nil {
 					return err
 				}
 			}
@@ -436,93 +408,11 @@ func (p *player) run(ctx context.Context, cur Cursor, it SourceItem) error {
 			break
 		}
 		if err != nil {
-			p.end(ctx, 0x80004005) // E_FAIL
+			p.End(0x80004005) // E_FAIL
 			return err
 		}
 	}
-	return p.end(ctx, EndOK)
-}
-
-// end sends $E with reason and flushes.
-func (p *player) end(_ context.Context, reason uint32) error {
-	p.buf, _ = AppendPacket(p.buf, &Packet{Type: TypeEnd, Reason: reason})
-	return p.flush()
-}
-
-// startEntry sends the packets that open an entry: for entries after the
-// first, $E (S_FALSE) and $C; then $M for clients that know it and $H
-// (WMS-PlayResp-Body, 2.2.2.6). Clients before 9.0 (FFmpeg, VLC) take an
-// $E as the end of everything, so they get the $C alone.
-func (p *player) startEntry(e Entry) error {
-	hd, err := asf.ParseHeader(e.Header)
-	if err != nil {
-		return fmt.Errorf("mmsh: entry header: %w", err)
-	}
-	if p.entries > 0 {
-		if p.ci.major >= 9 {
-			p.buf, _ = AppendPacket(p.buf, &Packet{Type: TypeEnd, Reason: EndNextEntry})
-		}
-		p.buf, _ = AppendPacket(p.buf, &Packet{Type: TypeStreamChange})
-	}
-	p.entries++
-	if sendMetadata(p.ci) {
-		p.buf = appendMetadata(p.buf, uint32(p.entries), e, p.ci)
-	}
-	p.buf = AppendHeaderPackets(p.buf, TypeHeader, e.Header, 0)
-	p.psize = hd.PacketSize()
-	p.haveTime = false
-	return p.flush()
-}
-
-// data appends the $D packet of one ASF data packet: streams that are
-// off are taken out, and the padding removed (2.2.3.3).
-func (p *player) data(it SourceItem) error {
-	pkt := it.Packet
-	if p.off != nil {
-		if err := p.pkt.Unmarshal(pkt); err != nil {
-			return nil // unparseable: skipped, like a lost packet
-		}
-		kept := p.pkt.Payloads[:0]
-		for _, pl := range p.pkt.Payloads {
-			if !p.off[pl.StreamNumber] {
-				kept = append(kept, pl)
-			}
-		}
-		if len(kept) == 0 {
-			return nil
-		}
-		changed := len(kept) != len(p.pkt.Payloads)
-		p.pkt.Payloads = kept
-		if changed {
-			var err error
-			if p.full, err = p.pkt.Append(p.full[:0], p.psize); err != nil {
-				return nil
-			}
-			pkt = p.full
-		}
-	}
-	start := len(p.buf)
-	p.buf = append(p.buf, 0x24, TypeData, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-	if p.ci.nsServer {
-		p.buf = append(p.buf, pkt...)
-	} else {
-		var err error
-		if p.buf, err = asf.StripPadding(p.buf, pkt, false); err != nil {
-			p.buf = append(p.buf[:start+12], pkt...)
-		}
-	}
-	n := len(p.buf) - start - framingHeaderSize
-	if n > MaxPacketLength {
-		p.buf = p.buf[:start]
-		return fmt.Errorf("mmsh: ASF packet of %d bytes does not fit a $D packet", n-dataHeaderSize)
-	}
-	b := p.buf[start:]
-	binary.LittleEndian.PutUint16(b[2:], uint16(n))
-	binary.LittleEndian.PutUint32(b[4:], it.Location)
-	b[8], b[9] = 0, p.seq
-	binary.LittleEndian.PutUint16(b[10:], uint16(n))
-	p.seq++
-	return nil
+	return p.End(EndOK)
 }
 
 // pace waits until the packet's send time, FastStart ahead of real time.
@@ -537,7 +427,7 @@ func (p *player) pace(ctx context.Context, pkt []byte) error {
 	rel := time.Duration(int64(p.pkt.SendTime)-int64(p.first)) * time.Millisecond
 	due := p.t0.Add(time.Duration(float64(rel)/p.rate) - p.fast)
 	if time.Until(due) > 0 {
-		if err := p.flush(); err != nil {
+		if err := p.Flush(); err != nil {
 			return err
 		}
 		return sleepUntil(ctx, &p.timer, due)

@@ -263,17 +263,26 @@ func NewLiveFile(f *File, rate float64) *LiveFile {
 
 func (l *LiveFile) header() []byte {
 	l.once.Do(func() {
-		h, err := asf.ParseHeader(l.File.hd)
-		if err != nil { // cannot happen: OpenFile parsed it
+		var err error
+		if l.hd, err = BroadcastHeader(l.File.hd); err != nil { // cannot happen: OpenFile parsed it
 			l.hd = l.File.hd
-			return
 		}
-		h.FileProperties.Broadcast = true
-		h.FileProperties.Seekable = false
-		af := l.File.af
-		l.hd = asf.AppendDataObjectHeader(h.Marshal(), af.Header.FileProperties.FileID, 0, af.PacketSize, true)
 	})
 	return l.hd
+}
+
+// BroadcastHeader returns hdr (Header Object plus Data Object header)
+// marked as a broadcast: File Properties Broadcast set, Seekable cleared,
+// Data Object of unknown size. Players then read packets until the end of
+// the stream instead of stopping after the file's packet count.
+func BroadcastHeader(hdr []byte) ([]byte, error) {
+	h, err := asf.ParseHeader(hdr)
+	if err != nil {
+		return nil, fmt.Errorf("mmsh: %w", err)
+	}
+	h.FileProperties.Broadcast = true
+	h.FileProperties.Seekable = false
+	return asf.AppendDataObjectHeader(h.Marshal(), h.FileProperties.FileID, 0, h.PacketSize(), true), nil
 }
 
 // Describe implements Source.
