@@ -285,6 +285,35 @@ func TestBrowser(t *testing.T) {
 		b.checkConsole()
 	})
 
+	t.Run("edit keeps the password, delete removes the channel", func(t *testing.T) {
+		b.t = t
+		b.run("open the app", chromedp.Navigate(base+"/"))
+		b.waitJS("the e2e-form row", `!!document.querySelector('tr[data-name="e2e-form"]')`, 30*time.Second)
+		b.run("edit", chromedp.Click(chromedp.CSS(`tr[data-name="e2e-form"] button[aria-label="Edit e2e-form"]`)))
+		b.waitJS("the filled-in form", `document.getElementById("channel-dialog").open && document.getElementById("f-url").value === "mms://media.example.com/live"`, 10*time.Second)
+		if got := eval[string](b, `document.getElementById("f-password").value + "|" + document.getElementById("f-name").readOnly`); got != "|true" {
+			t.Errorf("password field and name read-only: %q, want an empty password and a read-only name", got)
+		}
+		eval[bool](b, `document.getElementById("f-url").value = "", true`)
+		b.run("change the URL",
+			chromedp.SendKeys(chromedp.CSS("#f-url"), "mms://media.example.com/other"),
+			chromedp.Click(chromedp.CSS("#channel-submit")))
+		b.waitJS("the dialog closed", `!document.getElementById("channel-dialog").open`, 30*time.Second)
+		var ch map[string]any
+		g.api(t, "GET", "/channels/e2e-form", &ch)
+		if ch["url"] != "mms://media.example.com/other" || ch["has_password"] != true || ch["username"] != "viewer" {
+			t.Errorf("after the edit the API has %v (the password must stay)", ch)
+		}
+		b.run("delete", chromedp.Click(chromedp.CSS(`tr[data-name="e2e-form"] button[aria-label="Delete e2e-form"]`)))
+		b.waitJS("the confirmation", `document.getElementById("confirm-dialog").open`, 10*time.Second)
+		b.run("confirm", chromedp.Click(chromedp.CSS("#confirm-yes")))
+		b.waitJS("the row gone", `!document.querySelector('tr[data-name="e2e-form"]')`, 30*time.Second)
+		if code := g.api(t, "GET", "/channels/e2e-form", nil); code != http.StatusNotFound {
+			t.Errorf("after the delete the API answers %d", code)
+		}
+		b.checkConsole()
+	})
+
 	t.Run("labels, keyboard and Play a URL", func(t *testing.T) {
 		b.t = t
 		b.run("open the app", chromedp.Navigate(base+"/"))
