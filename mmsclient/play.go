@@ -469,8 +469,13 @@ func (s *Session) onEndOfStream(ctx context.Context, m *mmsproto.LinkMacToViewer
 	}
 	switch m.HR {
 	case mmsproto.EndOfStreamNext:
-		// The entry ended; ReportStreamChange follows.
-		return s.drainUDP(ctx)
+		// The entry ended; ReportStreamChange follows. The log is due for
+		// every EndOfStream the client did not ask for (3.1.5.18).
+		if err := s.drainUDP(ctx); err != nil {
+			return err
+		}
+		s.sendLog()
+		return nil
 	case mmsproto.EndOfStreamOK:
 		if err := s.drainUDP(ctx); err != nil {
 			return err
