@@ -220,6 +220,13 @@ func TestBrowser(t *testing.T) {
 			Items []struct{ ID int64 } `json:"items"`
 		}
 		g.api(t, "GET", "/channels/"+demo+"/sessions", &before)
+		var last int64
+		for _, it := range before.Items {
+			last = max(last, it.ID)
+		}
+		if last == 0 {
+			t.Fatal("the API lists no session of the live demo channel")
+		}
 		start := time.Now().Add(-time.Second) // the browser's clock is this machine's
 		if code := g.api(t, "POST", "/channels/"+demo+"/stop", nil); code >= 300 {
 			t.Fatalf("stop: status %d", code)
@@ -227,18 +234,20 @@ func TestBrowser(t *testing.T) {
 		if code := g.api(t, "POST", "/channels/"+demo+"/start", nil); code >= 300 {
 			t.Fatalf("start: status %d", code)
 		}
-		// Events stamped after the restart, in the live list, without reload.
-		b.waitJS("new events in the live log", fmt.Sprintf(
-			`[...document.querySelectorAll("#live-log li time")].some(t => Date.parse(t.getAttribute("datetime")) >= %d)`,
-			start.UnixMilli()), 60*time.Second)
-		b.waitJS("a playing event of the new session", `!!document.querySelector("#live-log li.kind-playing")`, 60*time.Second)
+		// The viewer moves to the new session by itself and shows its
+		// events as they come, stamped after the restart, without reload.
+		b.waitJS("the new session's playing event", fmt.Sprintf(
+			`Number(document.getElementById("live-log").dataset.session) > %d && !!document.querySelector("#live-log li.kind-playing")`, last), 60*time.Second)
+		if !eval[bool](b, fmt.Sprintf(`[...document.querySelectorAll("#live-log li time")].every(t => Date.parse(t.getAttribute("datetime")) >= %d)`, start.UnixMilli())) {
+			t.Error("the live log holds events from before the restart")
+		}
 		if !eval[bool](b, `window.__sameDocument === true`) {
 			t.Error("the page reloaded")
 		}
-		// The stopped session is listed with its outcome.
-		b.waitJS("the past session", `document.querySelectorAll("#sessions-rows tr[data-id]").length > 0`, 30*time.Second)
-		if n := eval[int](b, `document.querySelectorAll("#sessions-rows details dl.stats dt").length`); n == 0 {
-			t.Log("the past sessions carry no statistics yet")
+		// The stopped session is listed with its final statistics.
+		b.waitJS("the stopped session among the past ones", fmt.Sprintf(`!!document.querySelector('#sessions-rows tr[data-id="%d"]')`, last), 30*time.Second)
+		if n := eval[int](b, fmt.Sprintf(`document.querySelectorAll('#sessions-rows tr[data-id="%d"] dl.stats dt').length`, last)); n == 0 {
+			t.Error("the stopped session shows no statistics")
 		}
 		b.screenshot("session-log")
 		b.checkConsole()

@@ -725,6 +725,7 @@ function sessionLog(name, section, signal) {
     signal.addEventListener("abort", () => abort.abort(), { once: true });
     current = { id, abort };
     live.replaceChildren();
+    live.dataset.session = id;
     liveNote.textContent = `Session ${id}, live:`;
     const seen = new Set();
     stream(`/sessions/${encodeURIComponent(id)}/log`, {
