@@ -399,7 +399,11 @@ func streamsOf(h *asf.Header) ([]streamInfo, []choice) {
 		case asf.StreamTypeVideo:
 			k = kindVideo
 		}
-		streams = append(streams, streamInfo{Number: sp.StreamNumber, Kind: k, Bitrate: sp.Bitrate, Language: sp.Language})
+		br := sp.Bitrate
+		if br == 0 && sp.Audio != nil {
+			br = sp.Audio.AvgBytesPerSec * 8 // no Stream Bitrate Properties: the format says it
+		}
+		streams = append(streams, streamInfo{Number: sp.StreamNumber, Kind: k, Bitrate: br, Language: sp.Language})
 	}
 	var ex []choice
 	for _, me := range h.MutualExclusions {
