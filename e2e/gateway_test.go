@@ -201,6 +201,7 @@ func TestBrowser(t *testing.T) {
 		}
 		b.waitJS("the demo channel no longer live", rowState(demo)+` !== "live"`, 30*time.Second)
 		t.Logf("after stop the list shows %q", eval[string](b, rowState(demo)))
+		b.waitJS("the change announced to screen readers", fmt.Sprintf(`document.getElementById("announcer").textContent.startsWith(%q)`, demo+" is "), 10*time.Second)
 		if code := g.api(t, "POST", "/channels/"+demo+"/start", nil); code >= 300 {
 			t.Fatalf("start: status %d", code)
 		}

@@ -26,6 +26,11 @@ function toast(text, kind = "info") {
   toastTimer = setTimeout(() => toastEl.classList.remove("show"), 5000);
 }
 
+const announcer = document.getElementById("announcer");
+function announce(text) {
+  announcer.textContent = text;
+}
+
 function errorText(err) {
   if (err instanceof APIError) {
     if (err.status === 401) return "The API token is missing or wrong.";
@@ -145,7 +150,12 @@ function onChannelEvent(type, data) {
     return;
   }
   const known = channels.has(st.name);
+  const was = channels.get(st.name)?.state;
   merge(data);
+  // Screen readers hear state changes that the list shows by colour.
+  if (known && st.state && was && st.state !== was) {
+    announce(`${st.name} is ${st.state}${st.state === "failed" && st.reason ? `: ${st.reason}` : ""}.`);
+  }
   changed(st.name);
   if (!known || /create|update/i.test(change)) {
     api.channel(st.name).then((c) => { const cur = channels.get(st.name); if (cur && c) cur.config = c; }).catch(() => {});
@@ -278,7 +288,10 @@ function listView(signal) {
   render(null);
   loadChannels().catch((err) => {
     if (signal.aborted) return;
-    loadErr.textContent = `Cannot list channels: ${errorText(err)}`;
+    loadErr.textContent = `Cannot list channels: ${errorText(err)} `;
+    if (err instanceof APIError && err.status === 401) {
+      loadErr.append(h("button", { type: "button", onclick: () => askToken() }, "Enter the API token"));
+    }
   });
 }
 
