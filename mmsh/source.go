@@ -349,3 +349,74 @@ func sleepUntil(ctx context.Context, timer **time.Timer, t time.Time) error {
 		return nil
 	}
 }
+
+// LivePacket is one packet of a Live source: its LocationId in the
+// broadcast's virtual file and its bytes (full size or padding removed;
+// never modified by Handler).
+type LivePacket struct {
+	Location uint32
+	Data     []byte
+}
+
+// Live adapts any broadcast with subscribers (mmsserver's live loops, a
+// gateway channel) to a Source: each Play subscribes, receives packets
+// until the channel closes (the end of the broadcast, $E) and
+// unsubscribes when the viewer leaves. Packets are paced by the
+// broadcaster, not by Handler.
+type Live struct {
+	// Header returns the current ASF header (Header Object and Data
+	// Object header), normally marked Broadcast (see BroadcastHeader).
+	Header func() []byte
+	// Subscribe returns the packets from now on (from the last key frame,
+	// ideally) and the function that ends the subscription.
+	Subscribe func(ctx context.Context) (<-chan LivePacket, func())
+}
+
+// Describe implements Source.
+func (l *Live) Describe(context.Context) (Entry, error) {
+	h := l.Header()
+	if len(h) == 0 {
+		return Entry{}, errors.New("mmsh: live source has no header yet")
+	}
+	return Entry{Header: h, Live: true}, nil
+}
+
+// Play implements Source; start is ignored.
+func (l *Live) Play(ctx context.Context, _ time.Duration) (Cursor, error) {
+	e, err := l.Describe(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ch, cancel := l.Subscribe(ctx)
+	return &liveSubCursor{entry: &e, ch: ch, cancel: cancel}, nil
+}
+
+type liveSubCursor struct {
+	entry   *Entry
+	started bool
+	ch      <-chan LivePacket
+	cancel  func()
+}
+
+func (c *liveSubCursor) Next(ctx context.Context) (SourceItem, error) {
+	if !c.started {
+		c.started = true
+		return SourceItem{Entry: c.entry}, nil
+	}
+	select {
+	case <-ctx.Done():
+		return SourceItem{}, ctx.Err()
+	case p, ok := <-c.ch:
+		if !ok {
+			return SourceItem{}, io.EOF
+		}
+		return SourceItem{Packet: p.Data, Location: p.Location}, nil
+	}
+}
+
+func (c *liveSubCursor) Close() error {
+	if c.cancel != nil {
+		c.cancel()
+	}
+	return nil
+}
