@@ -104,4 +104,3 @@ func BenchmarkLoopback(b *testing.B) {
 	}
 	b.SetBytes(total / int64(max(b.N, 1)))
 }
-
