@@ -395,10 +395,24 @@ func TestClientRedirect(t *testing.T) {
 		http.Redirect(w, r, "http://"+target+"/"+filepath.Base(src), http.StatusFound)
 	}))
 	var log eventLog
-	s := dial(t, "mmsh://"+redir+"/moved", Options{OnEvent: log.add})
+	var dialed []string
+	var mu sync.Mutex
+	s := dial(t, "mmsh://"+redir+"/moved", Options{OnEvent: log.add,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			mu.Lock()
+			dialed = append(dialed, addr)
+			mu.Unlock()
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		}})
 	if _, got := readAll(t, s); len(got) == 0 {
 		t.Error("no packets after redirect")
 	}
+	mu.Lock()
+	if !slices.Contains(dialed, redir) || !slices.Contains(dialed, target) {
+		t.Errorf("DialContext saw %v, want both %s and %s", dialed, redir, target)
+	}
+	mu.Unlock()
 	if st := s.Stats(); len(st.Redirects) != 1 || log.count(event.Redirect) != 1 {
 		t.Errorf("redirects %v", st.Redirects)
 	}
