@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmsgate/mmsgate/internal/fixture"
 	"github.com/mmsgate/mmsgate/mmsproto"
+	"github.com/mmsgate/mmsgate/mmsserver"
 )
 
 // fakeServer accepts connections and hands each to serve. Hostile servers
@@ -226,4 +228,43 @@ func TestHostileServers(t *testing.T) {
 			t.Errorf("want ErrProtocol, got %v", err)
 		}
 	})
+}
+
+// TestRedirectFollowed: a server that redirects (2.2.4.9, then closes the
+// connection as 3.2.5.6 says) to a relative location on our mmsserver; the
+// client follows, vetting every host with AllowHost.
+func TestRedirectFollowed(t *testing.T) {
+	src := clip(t, fixture.AudioOnly())
+	_, target := serveDir(t, dirWith(t, map[string]string{"a.wma": src}), func(s *mmsserver.Server) { s.Rate = 20 })
+	redirector := fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) verdict {
+		if _, ok := m.(*mmsproto.LinkViewerToMacOpenFile); ok {
+			_, _ = c.Write(mmsproto.Marshal(&mmsproto.LinkMacToViewerReportRedirect{RedirectType: mmsproto.RedirectURL, Location: target + "a.wma"}, 5, 0))
+			return hangUp
+		}
+		return answerDefault
+	}))
+	var hosts []string
+	var evs eventLog
+	s := playAndCompare(t, redirector, src, Options{OnEvent: evs.add, AllowHost: func(h string) error {
+		hosts = append(hosts, h)
+		return nil
+	}})
+	st := s.Stats()
+	if len(st.Redirects) != 1 || st.Redirects[0] != target+"a.wma" || len(hosts) != 2 {
+		t.Errorf("redirects %v, hosts vetted %v", st.Redirects, hosts)
+	}
+	if len(evs.kinds("redirect")) != 1 || st.Attempts[0].Outcome != "redirected" {
+		t.Errorf("redirect events %d, attempts %+v", len(evs.kinds("redirect")), st.Attempts)
+	}
+	// The caller vetoes the redirect's host.
+	calls := 0
+	_, err := Dial(context.Background(), redirector, Options{AllowHost: func(h string) error {
+		if calls++; calls == 2 {
+			return errors.New("not on the allow-list")
+		}
+		return nil
+	}})
+	if !errors.Is(err, ErrRedirects) || calls != 2 {
+		t.Fatalf("vetoed redirect: %v after %d calls", err, calls)
+	}
 }
