@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -208,10 +209,34 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("sessions: %d %s", code, body)
 	}
 	code, body = e.call(t, "GET", fmt.Sprintf("/api/v1/sessions/%d/log", sessions.Items[0].ID), nil)
+	if code != 200 {
+		t.Fatalf("log: %d %s", code, body)
+	}
 	for _, kind := range []string{`"kind":"attempt"`, `"kind":"header"`, `"kind":"playing"`, `"kind":"state"`} {
 		if !bytes.Contains(body, []byte(kind)) {
 			t.Errorf("session log lacks %s: %s", kind, body)
 		}
+	}
+	// Live, as server-sent events: the stored entries, then what happens.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("%s/api/v1/sessions/%d/log", e.srv.URL, sessions.Items[0].ID), nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+e.app.APIToken())
+	sresp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(sresp.Body)
+	var ids []string
+	for sc.Scan() && len(ids) < 3 {
+		if id, ok := strings.CutPrefix(sc.Text(), "id: "); ok {
+			ids = append(ids, id)
+		}
+	}
+	sresp.Body.Close()
+	if sresp.Header.Get("Content-Type") != "text/event-stream" || strings.Join(ids, ",") != "1,2,3" {
+		t.Errorf("SSE log: %s ids %v", sresp.Header.Get("Content-Type"), ids)
 	}
 	// /metrics counts the viewer.
 	resp, err = http.Get(e.srv.URL + "/metrics")
@@ -232,8 +257,6 @@ func TestEndToEnd(t *testing.T) {
 	if bytes.Contains(m, []byte("upstream_bytes_total{channel=\"e2e\"} 0")) {
 		t.Errorf("no upstream bytes counted")
 	}
-	_ = body
-	_ = password
 }
 
 func grepLines(b []byte, s string) string {
