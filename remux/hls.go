@@ -79,13 +79,6 @@ func (h *hlsOutput) setTracks(video, audio bool) {
 	h.wantVideo, h.wantAudio = video, audio
 }
 
-// tracks reports the channel's fixed tracks (false, false before setTracks).
-func (h *hlsOutput) tracks() (video, audio bool) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.wantVideo, h.wantAudio
-}
-
 // presetAudio fixes the audio configuration before the first audio sample,
 // so that the muxer can start at the first video key frame.
 func (h *hlsOutput) presetAudio(conf *mpeg4audio.AudioSpecificConfig) {

@@ -54,10 +54,9 @@ type transcoder struct {
 	closed chan struct{} // closed by close()
 	done   chan struct{} // closed when the worker returned
 
-	mu      sync.Mutex
-	cur     *ffmpegRun
-	runs    int
-	restart int
+	mu   sync.Mutex
+	cur  *ffmpegRun
+	runs int
 }
 
 func newTranscoder(opts Options, out outParams, hls *hlsOutput) *transcoder {
@@ -75,7 +74,7 @@ func newTranscoder(opts Options, out outParams, hls *hlsOutput) *transcoder {
 		// what ffmpeg is told to make; known now, so HLS can start at the
 		// first key frame instead of waiting for the first audio
 		hls.presetAudio(&mpeg4audio.AudioSpecificConfig{Type: mpeg4audio.ObjectTypeAACLC,
-			SampleRate: out.sampleRate, ChannelConfig: uint8(out.channels), ChannelCount: out.channels})
+			SampleRate: out.sampleRate, ChannelConfig: uint8(out.channels)})
 	}
 	go t.work()
 	return t
@@ -279,9 +278,8 @@ type ffmpegRun struct {
 
 	outBytes   atomic.Int64
 	lastOut    atomic.Int64 // unix ns of the last output bytes
-	pending    atomic.Int64 // unix ns of the oldest input written since the last output; 0 = none
 	lastIn     atomic.Int64 // unix ns of the last input written
-	writing    atomic.Bool  // a write to stdin is in progress (blocked when ffmpeg does not read)
+	writeStart atomic.Int64 // unix ns when the write in progress began; 0 = none
 	killReason atomic.Pointer[string]
 	stop       chan struct{} // closed when done, stops the watchdog
 }
@@ -335,12 +333,10 @@ func startFFmpeg(t *transcoder, id int, args []string) (*ffmpegRun, error) {
 
 // write writes input to ffmpeg's stdin.
 func (r *ffmpegRun) write(b []byte) error {
-	now := time.Now().UnixNano()
-	r.pending.CompareAndSwap(0, now)
-	r.lastIn.Store(now)
-	r.writing.Store(true)
+	r.writeStart.Store(time.Now().UnixNano())
 	_, err := r.stdin.Write(b)
-	r.writing.Store(false)
+	r.lastIn.Store(time.Now().UnixNano())
+	r.writeStart.Store(0)
 	return err
 }
 
@@ -371,21 +367,24 @@ func (r *ffmpegRun) reason() string {
 	return ""
 }
 
-// watchdog kills ffmpeg when it was given input but wrote nothing for
-// timeout while input kept coming (or a write to it is blocked): a stalled
-// process never recovers by itself. Input that stopped is not a stall; the
-// idle timeout handles that.
+// watchdog kills ffmpeg when it stops reading its input for timeout, or
+// wrote nothing for timeout while input kept coming: a stalled process never
+// recovers by itself. Input that stopped is not a stall; the idle timeout
+// handles that.
 func (r *ffmpegRun) watchdog(timeout time.Duration) {
 	tick := time.NewTicker(max(timeout/8, 10*time.Millisecond))
 	defer tick.Stop()
+	to := int64(timeout)
 	for {
 		select {
 		case <-r.stop:
 			return
 		case now := <-tick.C:
-			p, ns := r.pending.Load(), now.UnixNano()
-			fed := r.writing.Load() || ns-r.lastIn.Load() < int64(timeout)
-			if p != 0 && ns-p > int64(timeout) && fed {
+			ns := now.UnixNano()
+			ws, in, out := r.writeStart.Load(), r.lastIn.Load(), r.lastOut.Load()
+			notReading := ws != 0 && ns-ws > to
+			notWriting := in > out && ns-out > to && ns-in < to
+			if notReading || notWriting {
 				r.kill(fmt.Sprintf("stalled: no output for %v while given input", timeout))
 				return
 			}
@@ -481,7 +480,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	if n > 0 {
 		c.run.outBytes.Add(int64(n))
 		c.run.lastOut.Store(time.Now().UnixNano())
-		c.run.pending.Store(0)
 	}
 	return n, err
 }
