@@ -63,6 +63,8 @@ stream("/test-events", {
 			write("event: state\r\ndata: {\"channel\":")
 			write("\"demo\",\"state\":\"live\"}\r\n\r\n")
 			write("data: line one\rdata: line two\r\r")
+			write("data: a CRLF split\r")
+			write("\ndata: across writes\r\n\r\n")
 			write("id: 7\nevent: created\ndata: {\"channel\":\"x\"}\n\n")
 			write("data: {\"partial\": tr") // cut off: never delivered
 			return                          // the server drops the connection
@@ -74,9 +76,9 @@ stream("/test-events", {
 	t.Cleanup(srv.Close)
 	b := newBrowser(t)
 	b.run("open", chromedp.Navigate(srv.URL+"/"))
-	b.waitJS("all events", `window.__got.length >= 4 && window.__got[window.__got.length - 1][0] === "done"`, 30*time.Second)
+	b.waitJS("all events", `window.__got.length >= 5 && window.__got[window.__got.length - 1][0] === "done"`, 30*time.Second)
 	got := eval[string](b, `JSON.stringify(window.__got)`)
-	want := `[["state",{"channel":"demo","state":"live"}],["message","line one\nline two"],["created",{"channel":"x"}],["done",{}]]`
+	want := `[["state",{"channel":"demo","state":"live"}],["message","line one\nline two"],["message","a CRLF split\nacross writes"],["created",{"channel":"x"}],["done",{}]]`
 	if got != want {
 		t.Errorf("events\n got %s\nwant %s", got, want)
 	}

@@ -108,6 +108,8 @@ export async function stream(path, { signal, onMessage, onOpen, onError }) {
         buf += value;
         let i;
         while ((i = buf.search(/\r\n|\r|\n/)) >= 0) {
+          // A CR at the end of what arrived may be the first half of a CRLF.
+          if (buf[i] === "\r" && i === buf.length - 1) break;
           const line = buf.slice(0, i);
           buf = buf.slice(buf[i] === "\r" && buf[i + 1] === "\n" ? i + 2 : i + 1);
           if (line === "") {
