@@ -35,7 +35,7 @@ type testEnv struct {
 	st  *store.DB
 }
 
-func newEnv(t *testing.T, private bool) *testEnv {
+func newEnv(t testing.TB, private bool) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	st, err := store.OpenSQLite(ctx, t.TempDir())
@@ -76,7 +76,7 @@ type result struct {
 	hdr  http.Header
 }
 
-func (e *testEnv) do(t *testing.T, method, path, token, body string) result {
+func (e *testEnv) do(t testing.TB, method, path, token, body string) result {
 	t.Helper()
 	var rd io.Reader
 	if body != "" {

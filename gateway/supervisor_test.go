@@ -1,0 +1,128 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mmsgate/mmsgate/event"
+	"github.com/mmsgate/mmsgate/remux"
+	"github.com/mmsgate/mmsgate/store"
+)
+
+// remuxPipeline adapts a real remux.Pipeline (the production one is in app).
+type remuxPipeline struct{ *remux.Pipeline }
+
+func (p remuxPipeline) Metadata() Metadata {
+	m := p.Pipeline.Metadata()
+	return Metadata{Title: m.Title, NowPlaying: m.NowPlaying}
+}
+
+func newRemux(c Channel, onEvent event.Func, logger *slog.Logger) (Pipeline, error) {
+	p, err := remux.New(remux.Options{OnEvent: onEvent, Logger: logger})
+	if err != nil {
+		return nil, err
+	}
+	return remuxPipeline{p}, nil
+}
+
+// closedPort returns a loopback address where nothing listens.
+func closedPort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// TestRetentionAndBackoff: an always-on channel whose upstream refuses
+// connections is retried with backoff, fails with the reason, and keeps
+// only the newest session logs, each cut at the entry limit.
+func TestRetentionAndBackoff(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	addr := closedPort(t)
+	dials := make(chan time.Time, 100)
+	g, err := New(ctx, Config{Store: st, NewPipeline: newRemux,
+		Policy:     Policy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+		BackoffMin: 20 * time.Millisecond, BackoffActive: 160 * time.Millisecond, KeepSessions: 3, MaxLogEntries: 5,
+		Dial: func(ctx context.Context, req DialRequest) (Upstream, error) {
+			for i := 0; i < 20; i++ {
+				req.OnEvent.Emit(event.Attempt, fmt.Sprintf("attempt step %d", i), nil)
+			}
+			select {
+			case dials <- time.Now():
+			default:
+			}
+			c, err := req.DialContext(ctx, "tcp", addr)
+			if err == nil {
+				c.Close()
+				return nil, fmt.Errorf("unexpected listener at %s", addr)
+			}
+			return nil, err
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close(ctx)
+	if _, err := g.Create(ctx, Channel{Name: "down", URL: "mms://example.com/x"}); err != nil {
+		t.Fatal(err)
+	}
+	// Always-on: the channel starts by itself.
+	var times []time.Time
+	for len(times) < 8 {
+		select {
+		case at := <-dials:
+			times = append(times, at)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("only %d dials", len(times))
+		}
+	}
+	// The gaps grow and stop growing at the cap (with slack for a loaded machine).
+	first, last := times[1].Sub(times[0]), times[7].Sub(times[6])
+	if last < 140*time.Millisecond || first > last || last > 2*time.Second {
+		t.Errorf("backoff gaps: first %v, last %v", first, last)
+	}
+	stt, _ := g.Status("down")
+	for deadline := time.Now().Add(10 * time.Second); stt.State != Failed && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		stt, _ = g.Status("down")
+	}
+	if stt.State != Failed || !strings.Contains(stt.Reason, "refused") {
+		t.Errorf("status %+v", stt)
+	}
+	g.Close(ctx)
+	sessions, total, err := st.ListSessions(ctx, "down", 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if total > 4 || total < 3 {
+		t.Errorf("%d sessions kept, want the newest 3 (+1 pruned at the next start)", total)
+	}
+	for _, s := range sessions {
+		if s.Outcome == "running" {
+			continue
+		}
+		if s.Outcome != "failed" || !strings.Contains(s.Reason, "refused") {
+			t.Errorf("session %+v", s)
+		}
+		entries, err := st.SessionLog(ctx, s.ID, 0, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 6 || entries[5].Kind != "truncated" {
+			t.Errorf("session %d has %d entries (want 5 and a truncation note): %+v", s.ID, len(entries), entries)
+		}
+	}
+}
