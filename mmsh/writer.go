@@ -171,8 +171,8 @@ func (w *Writer) Flush() error {
 }
 
 // data appends the $D packet of one ASF data packet: streams that are off
-// are taken out, and the padding removed (2.2.3.3) unless the client is an
-// NSServer before 5.0.
+// are taken out, and the padding of packets with multiple payloads removed
+// (2.2.3.3) unless the client is an NSServer before 5.0.
 func (w *Writer) data(pkt []byte, loc uint32) error {
 	if w.psize == 0 {
 		return fmt.Errorf("mmsh: data packet before a header")
@@ -207,7 +207,11 @@ func (w *Writer) data(pkt []byte, loc uint32) error {
 		w.buf = append(w.buf, pkt...)
 	} else {
 		var err error
-		if w.buf, err = asf.StripPadding(w.buf, pkt, false); err != nil {
+		// Only packets with multiple payloads lose their padding: their
+		// payload lengths are explicit. FFmpeg and VLC pad $D packets back
+		// with zeros without restoring Padding Length, which would grow
+		// the implicit length of a single payload (2.2.3.3 says SHOULD).
+		if w.buf, err = asf.StripPadding(w.buf, pkt, true); err != nil {
 			w.buf = append(w.buf[:start+12], pkt...)
 		}
 	}
