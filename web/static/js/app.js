@@ -43,7 +43,9 @@ function errorText(err) {
 function askToken() {
   const dlg = document.getElementById("token-dialog");
   const input = document.getElementById("token-input");
+  if (dlg.open) return Promise.resolve(false); // already asking
   input.value = getToken();
+  dlg.returnValue = ""; // Escape keeps the last value otherwise
   return new Promise((resolve) => {
     dlg.addEventListener("close", () => {
       if (dlg.returnValue === "save" && input.value.trim()) {
@@ -78,6 +80,7 @@ function confirmDialog(text, yes = "Delete") {
   const dlg = document.getElementById("confirm-dialog");
   document.getElementById("confirm-text").textContent = text;
   document.getElementById("confirm-yes").textContent = yes;
+  if (dlg.open) return Promise.resolve(false);
   return new Promise((resolve) => {
     dlg.addEventListener("close", () => resolve(dlg.returnValue === "yes"), { once: true });
     dlg.returnValue = "";
@@ -115,7 +118,12 @@ async function loadChannels() {
   // The list carries state and metadata; viewers, bit rate, transport and
   // bandwidth come with each channel's status, read once here and again
   // whenever an event says that the channel changed.
-  await Promise.all(list.map((ch) => refreshStatus(ch.name)));
+  // A few at a time: the browser has few connections per host, and the
+  // event stream holds one.
+  const names = list.map((ch) => ch.name);
+  await Promise.all([0, 1, 2, 3].map(async () => {
+    while (names.length) await refreshStatus(names.shift());
+  }));
 }
 
 const refreshing = new Map(); // name -> {again}
@@ -351,10 +359,23 @@ function slug(s) {
   return (base || "channel").slice(0, 48).replace(/-+$/, "");
 }
 
+/** upstreamKey is a URL as the gateway stores it: scheme in lower case, no credentials. */
+function upstreamKey(s) {
+  try {
+    const u = new URL(s);
+    u.username = "";
+    u.password = "";
+    return u.href.replace(/^[a-z]+:/i, (m) => m.toLowerCase());
+  } catch {
+    return s;
+  }
+}
+
 /** playURL finds the channel of url or creates one; returns its name. */
 async function playURL(url) {
   const list = await api.channels();
-  const same = list.find((c) => c.url === url);
+  const want = upstreamKey(url);
+  const same = list.find((c) => c.url && upstreamKey(c.url) === want);
   if (same) return same.name;
   const base = slug(url);
   for (let i = 1; i <= 20; i++) {
