@@ -185,9 +185,6 @@ function startEvents() {
 }
 startEvents();
 
-// A page kept in the back/forward cache would keep its event streams (and
-// the browser's few connections per host) open: close them when the page is
-// hidden, open them again when it comes back.
 /** restart reopens the event stream and the view, e.g. with a new token. */
 function restart() {
   eventsAbort.abort();
@@ -195,6 +192,9 @@ function restart() {
   route();
 }
 
+// A page kept in the back/forward cache would keep its event streams (and
+// the browser's few connections per host) open: close them when the page is
+// hidden, open them again when it comes back.
 window.addEventListener("pagehide", () => {
   eventsAbort.abort();
   if (view) view.abort.abort();
