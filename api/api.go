@@ -9,11 +9,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,11 +32,8 @@ type Config struct {
 	// CORSOrigin is sent as Access-Control-Allow-Origin on media routes
 	// (default "*").
 	CORSOrigin string
-	// WaitTimeout bounds how long a media request waits for a channel to
-	// start and produce its first segment (default 20 s).
-	WaitTimeout time.Duration
-	Logger      *slog.Logger
-	Registerer  prometheus.Registerer // HTTP request metrics; nil: none
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // HTTP request metrics; nil: none
 }
 
 // API serves the REST and media routes.
@@ -45,6 +42,7 @@ type API struct {
 	g        *gateway.Gateway
 	log      *slog.Logger
 	requests *prometheus.CounterVec
+	seed     maphash.Seed // for viewer keys
 }
 
 // New returns the API.
@@ -58,13 +56,10 @@ func New(cfg Config) (*API, error) {
 	if cfg.CORSOrigin == "" {
 		cfg.CORSOrigin = "*"
 	}
-	if cfg.WaitTimeout <= 0 {
-		cfg.WaitTimeout = 20 * time.Second
-	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	a := &API{cfg: cfg, g: cfg.Gateway, log: cfg.Logger}
+	a := &API{cfg: cfg, g: cfg.Gateway, log: cfg.Logger, seed: maphash.MakeSeed()}
 	a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "mmsgate", Name: "http_requests_total",
 		Help: "HTTP requests by route pattern and status code."}, []string{"route", "code"})
 	if cfg.Registerer != nil {

@@ -54,7 +54,7 @@ func newEnv(t testing.TB, private bool) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{Gateway: g, Token: testToken, Private: private, Registerer: reg, WaitTimeout: 2 * time.Second})
+	a, err := New(Config{Gateway: g, Token: testToken, Private: private, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}

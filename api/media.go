@@ -2,12 +2,12 @@ package api
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
+	"hash/maphash"
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 
 	"github.com/go-chi/chi/v5"
 
@@ -39,14 +39,13 @@ func (a *API) preflight(w http.ResponseWriter, r *http.Request) {
 }
 
 // viewerKey identifies an HLS viewer across its requests without keeping
-// its address: a hash of address and user agent.
-func viewerKey(r *http.Request) string {
+// its address: a keyed hash of address and user agent.
+func (a *API) viewerKey(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	sum := sha256.Sum256([]byte(host + "\x00" + r.UserAgent()))
-	return hex.EncodeToString(sum[:8])
+	return strconv.FormatUint(maphash.String(a.seed, host+"\x00"+r.UserAgent()), 36)
 }
 
 func (a *API) mediaError(w http.ResponseWriter, err error) {
@@ -78,15 +77,15 @@ func (a *API) hls(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "this channel has no HLS output")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.WaitTimeout)
-	defer cancel()
-	v, err := a.g.Watch(ctx, name, output, viewerKey(r), false)
+	// Watch waits (up to the start timeout) only when the channel is not
+	// live yet; the pipeline then waits for the first segment with the
+	// request's context.
+	v, err := a.g.Watch(r.Context(), name, output, a.viewerKey(r), false)
 	if err != nil {
 		a.mediaError(w, err)
 		return
 	}
 	defer v.Release()
-	r = r.WithContext(ctx)
 	if r.Method == http.MethodHead {
 		// The muxer only answers GET; net/http drops the body of a HEAD
 		// response by itself.
@@ -101,9 +100,7 @@ func (a *API) asf(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such channel")
 		return
 	}
-	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.WaitTimeout)
-	v, err := a.g.Watch(ctx, name, "asf", viewerKey(r), r.Method == http.MethodGet)
-	cancel()
+	v, err := a.g.Watch(r.Context(), name, "asf", a.viewerKey(r), r.Method == http.MethodGet)
 	if err != nil {
 		a.mediaError(w, err)
 		return

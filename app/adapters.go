@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/mmsgate/mmsgate/event"
 	"github.com/mmsgate/mmsgate/gateway"
@@ -96,7 +97,7 @@ func (u upstream) Stats() map[string]any {
 }
 
 // newPipeline adapts remux to gateway.PipelineFactory.
-func newPipeline(ffmpeg string, maxViewers int) gateway.PipelineFactory {
+func newPipeline(ffmpeg string, maxViewers int, segment time.Duration) gateway.PipelineFactory {
 	return func(c gateway.Channel, onEvent event.Func, logger *slog.Logger) (gateway.Pipeline, error) {
 		has := func(o string) bool {
 			for _, x := range c.Outputs {
@@ -107,12 +108,13 @@ func newPipeline(ffmpeg string, maxViewers int) gateway.PipelineFactory {
 			return false
 		}
 		p, err := remux.New(remux.Options{
-			Outputs:    remux.Outputs{HLS: has("hls"), LLHLS: has("llhls"), ASF: has("asf")},
-			Transcode:  c.Transcode,
-			FFmpegPath: ffmpeg,
-			MaxViewers: maxViewers,
-			OnEvent:    onEvent,
-			Logger:     logger,
+			Outputs:         remux.Outputs{HLS: has("hls"), LLHLS: has("llhls"), ASF: has("asf")},
+			Transcode:       c.Transcode,
+			SegmentDuration: segment,
+			FFmpegPath:      ffmpeg,
+			MaxViewers:      maxViewers,
+			OnEvent:         onEvent,
+			Logger:          logger,
 		})
 		if err != nil {
 			return nil, err

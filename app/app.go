@@ -54,6 +54,9 @@ type Config struct {
 	MaxLogEntries int           // events kept per session log (default 5000)
 	WaitTimeout   time.Duration // how long a viewer waits for a channel to start (default 20 s)
 	FFmpegPath    string        // default "ffmpeg"
+	// SegmentDuration is the HLS segment length (default 1 s: an idle
+	// on-demand channel plays within about 2 s).
+	SegmentDuration time.Duration
 	// Resolver resolves upstream host names (nil: the system's); tests
 	// point it at a DNS server of their own.
 	Resolver *net.Resolver
@@ -91,6 +94,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.SegmentDuration <= 0 {
+		cfg.SegmentDuration = time.Second
+	}
 	redactor := gateway.NewRedactor()
 	// Every log line goes through the redactor: no channel password in any
 	// encoding reaches the logs, whoever logs it.
@@ -117,13 +123,14 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	a.gw, err = gateway.New(ctx, gateway.Config{
 		Store:         st,
 		Dial:          d.dial,
-		NewPipeline:   newPipeline(cfg.FFmpegPath, cfg.Limits.MaxViewers),
+		NewPipeline:   newPipeline(cfg.FFmpegPath, cfg.Limits.MaxViewers, cfg.SegmentDuration),
 		Policy:        gateway.Policy{Allow: cfg.AllowUpstream, Resolver: cfg.Resolver},
 		Redactor:      redactor,
 		Logger:        log,
 		Registerer:    a.reg,
 		Limits:        cfg.Limits,
 		Grace:         cfg.Grace,
+		StartTimeout:  cfg.WaitTimeout,
 		ViewerTimeout: cfg.ViewerTimeout,
 		KeepSessions:  cfg.KeepSessions,
 		MaxLogEntries: cfg.MaxLogEntries,
@@ -133,7 +140,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	a.api, err = api.New(api.Config{Gateway: a.gw, Token: a.token, Private: cfg.Private, CORSOrigin: cfg.CORSOrigin,
-		WaitTimeout: cfg.WaitTimeout, Logger: log, Registerer: a.reg})
+		Logger: log, Registerer: a.reg})
 	if err != nil {
 		a.gw.Close(ctx)
 		st.Close()

@@ -39,6 +39,7 @@ type Config struct {
 
 	Grace         time.Duration // on-demand channels stop this long after the last viewer (default 30 s)
 	ViewerTimeout time.Duration // an HLS viewer counts this long after its last request (default 15 s)
+	StartTimeout  time.Duration // how long Watch waits for a channel to go live (default 20 s)
 	KeepSessions  int           // session logs kept per channel (default 50)
 	MaxLogEntries int           // events kept per session (default 5000)
 	// Backoff between reconnect attempts: from BackoffMin doubling to
@@ -61,6 +62,7 @@ func (c *Config) defaults() {
 	}
 	def(&c.Grace, 30*time.Second)
 	def(&c.ViewerTimeout, 15*time.Second)
+	def(&c.StartTimeout, 20*time.Second)
 	def(&c.BackoffMin, 500*time.Millisecond)
 	def(&c.BackoffActive, 3*time.Second)
 	def(&c.BackoffIdle, 60*time.Second)
@@ -364,7 +366,7 @@ func (g *Gateway) Watch(ctx context.Context, name, output, key string, streaming
 	if err != nil {
 		return nil, err
 	}
-	g.metrics.viewerRequests.WithLabelValues(name, output).Inc()
+	r.viewerCounter(output).Inc()
 	p, err := r.waitReady(ctx)
 	if err != nil {
 		release()

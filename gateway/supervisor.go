@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mmsgate/mmsgate/event"
 )
 
@@ -51,11 +53,26 @@ type runtime struct {
 	up         Upstream
 	log        *sessionLog
 	rate       rateMeter
+	counters   map[string]prometheus.Counter // viewer requests by output
+}
+
+// viewerCounter returns the viewer request counter of an output, looked up
+// once per channel rather than once per request.
+func (r *runtime) viewerCounter(output string) prometheus.Counter {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c, ok := r.counters[output]
+	if !ok {
+		c = r.g.metrics.viewerRequests.WithLabelValues(r.name, output)
+		r.counters[output] = c
+	}
+	return c
 }
 
 func newRuntime(g *Gateway, c Channel, prev *runtime) *runtime {
 	r := &runtime{g: g, name: c.Name, cfg: c, wake: make(chan struct{}, 1), done: make(chan struct{}),
-		state: Idle, since: time.Now(), changed: make(chan struct{}), hls: map[string]time.Time{}}
+		state: Idle, since: time.Now(), changed: make(chan struct{}), hls: map[string]time.Time{},
+		counters: map[string]prometheus.Counter{}}
 	r.ctx, r.cancel = context.WithCancel(g.ctx)
 	if prev != nil {
 		prev.mu.Lock()
@@ -168,6 +185,7 @@ func (r *runtime) addViewer(key string, streaming bool) (func(), error) {
 // waitReady waits until the channel is live (or reconnecting with a
 // pipeline that still serves its viewers) or has failed.
 func (r *runtime) waitReady(ctx context.Context) (Pipeline, error) {
+	var timeout <-chan time.Time
 	for {
 		r.mu.Lock()
 		state, reason, pipe, changed := r.state, r.reason, r.pipe, r.changed
@@ -178,8 +196,16 @@ func (r *runtime) waitReady(ctx context.Context) (Pipeline, error) {
 		case state == Failed:
 			return nil, fmt.Errorf("%w: %s", ErrUnavailable, reason)
 		}
+		if timeout == nil {
+			// Only a request that has to wait pays for a timer.
+			t := time.NewTimer(r.g.cfg.StartTimeout)
+			defer t.Stop()
+			timeout = t.C
+		}
 		select {
 		case <-changed:
+		case <-timeout:
+			return nil, fmt.Errorf("%w: channel %q did not start within %v", ErrUnavailable, r.name, r.g.cfg.StartTimeout)
 		case <-ctx.Done():
 			if reason != "" {
 				return nil, fmt.Errorf("%w: not live in time (%s)", ErrUnavailable, reason)

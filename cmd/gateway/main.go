@@ -40,7 +40,7 @@ type options struct {
 	private, noDemo                                               bool
 	maxChannels, maxUpstreams, maxTranscoders, maxViewers         int
 	keepSessions, maxLogEntries                                   int
-	grace, wait, shutdown                                         time.Duration
+	grace, wait, shutdown, segment                                time.Duration
 }
 
 func envName(flagName string) string {
@@ -67,6 +67,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (*options, 
 	fs.DurationVar(&o.wait, "start-timeout", 20*time.Second, "how long a viewer waits for a channel to start")
 	fs.IntVar(&o.keepSessions, "keep-sessions", 50, "session logs kept per channel")
 	fs.IntVar(&o.maxLogEntries, "max-log-entries", 5000, "events kept per session log")
+	fs.DurationVar(&o.segment, "segment-duration", time.Second, "HLS segment length")
 	fs.StringVar(&o.ffmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary for transcoding")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
@@ -102,7 +103,8 @@ func parse(args []string, getenv func(string) string, out io.Writer) (*options, 
 func (o *options) config(log *slog.Logger) (app.Config, error) {
 	cfg := app.Config{Addr: o.addr, DataDir: o.data, DatabaseURL: o.databaseURL, APIToken: o.token,
 		Private: o.private, NoDemo: o.noDemo, CORSOrigin: o.cors, Grace: o.grace, WaitTimeout: o.wait,
-		KeepSessions: o.keepSessions, MaxLogEntries: o.maxLogEntries, FFmpegPath: o.ffmpeg, Logger: log}
+		KeepSessions: o.keepSessions, MaxLogEntries: o.maxLogEntries, FFmpegPath: o.ffmpeg, Logger: log,
+		SegmentDuration: o.segment}
 	cfg.Limits.MaxChannels, cfg.Limits.MaxUpstreams = o.maxChannels, o.maxUpstreams
 	cfg.Limits.MaxTranscoders, cfg.Limits.MaxViewers = o.maxTranscoders, o.maxViewers
 	for _, s := range strings.Split(o.allow, ",") {
