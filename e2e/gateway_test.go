@@ -254,6 +254,25 @@ func TestBrowser(t *testing.T) {
 		b.checkConsole()
 	})
 
+	t.Run("text contrast in the light and dark schemes", func(t *testing.T) {
+		b.t = t
+		for _, scheme := range []string{"light", "dark"} {
+			b.run("scheme "+scheme, colorScheme(scheme))
+			for _, page := range []string{"/", "/channel/" + demo + "/log", "/channel/" + demo} {
+				b.run("open "+page, chromedp.Navigate(base+page))
+				b.waitJS("the page filled in", `!!document.querySelector("h1") && !document.querySelector('.badge.state-unknown')`, 30*time.Second)
+				for _, bad := range eval[[]string](b, lowContrastJS) {
+					t.Errorf("%s, %s scheme: low contrast: %s", page, scheme, bad)
+				}
+			}
+			if scheme == "dark" {
+				b.screenshot("player-dark")
+			}
+		}
+		b.run("scheme back", colorScheme("light"))
+		b.checkConsole()
+	})
+
 	t.Run("channel created in the form appears in the API", func(t *testing.T) {
 		b.t = t
 		b.run("open the app", chromedp.Navigate(base+"/"))
