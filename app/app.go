@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -62,6 +63,9 @@ type Config struct {
 	Resolver *net.Resolver
 
 	Logger *slog.Logger
+	// Console receives the one-time notice of a generated API token
+	// (default os.Stderr).
+	Console io.Writer
 }
 
 // App is a running gateway.
@@ -176,7 +180,11 @@ func (a *App) loadToken() (string, error) {
 	if err := os.WriteFile(path, []byte(t+"\n"), 0o600); err != nil {
 		return "", fmt.Errorf("app: storing the API token: %w", err)
 	}
-	fmt.Fprintf(os.Stderr, "mmsgate: generated the API token (stored in %s, shown only now):\n\n    %s\n\n", path, t)
+	out := a.cfg.Console
+	if out == nil {
+		out = os.Stderr
+	}
+	fmt.Fprintf(out, "mmsgate: generated the API token (stored in %s, shown only now):\n\n    %s\n\n", path, t)
 	return t, nil
 }
 

@@ -27,7 +27,7 @@ import (
 )
 
 // fixtureDir caches generated clips across tests and test runs.
-func fixtureDir(t *testing.T) string {
+func fixtureDir(t testing.TB) string {
 	d := filepath.Join(os.TempDir(), "mmsgate-fixtures")
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		t.Fatal(err)
@@ -35,7 +35,7 @@ func fixtureDir(t *testing.T) string {
 	return d
 }
 
-func h264Clip(t *testing.T) string {
+func h264Clip(t testing.TB) string {
 	t.Helper()
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg not installed")
@@ -55,7 +55,7 @@ type upstreamServer struct {
 	addr string
 }
 
-func startUpstream(t *testing.T, clip, addr string) *upstreamServer {
+func startUpstream(t testing.TB, clip, addr string) *upstreamServer {
 	t.Helper()
 	srv := &mmsserver.Server{}
 	if err := srv.AddLive("live", clip); err != nil {
@@ -109,13 +109,14 @@ type env struct {
 	logs *logBuffer
 }
 
-func startApp(t *testing.T, cfg Config) *env {
+func startApp(t testing.TB, cfg Config) *env {
 	t.Helper()
 	logs := &logBuffer{}
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
 	cfg.NoDemo = true
+	cfg.Console = io.Discard
 	if cfg.AllowUpstream == nil {
 		cfg.AllowUpstream = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	}
@@ -134,7 +135,7 @@ func startApp(t *testing.T, cfg Config) *env {
 	return &env{app: a, srv: srv, logs: logs}
 }
 
-func (e *env) call(t *testing.T, method, path string, body any) (int, []byte) {
+func (e *env) call(t testing.TB, method, path string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -197,6 +198,32 @@ func TestEndToEnd(t *testing.T) {
 	json.Unmarshal(body, &st)
 	if code != 200 || st["state"] != "live" || st["transport"] == "" {
 		t.Fatalf("status: %d %s", code, body)
+	}
+	// The transport that worked is remembered (and tried first next time).
+	_, body = e.call(t, "GET", "/api/v1/channels/e2e", nil)
+	if !bytes.Contains(body, []byte(`"last_transport":"udp"`)) && !bytes.Contains(body, []byte(`"last_transport":"tcp"`)) {
+		t.Errorf("no last transport: %s", body)
+	}
+	// The web UI is mounted.
+	for _, p := range []string{"/", "/embed/e2e"} {
+		resp, err := http.Get(e.srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			t.Errorf("%s: %d %s", p, resp.StatusCode, resp.Header.Get("Content-Type"))
+		}
+	}
+	for _, p := range []string{"/healthz", "/readyz"} {
+		resp, err := http.Get(e.srv.URL + p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("%s: %d", p, resp.StatusCode)
+		}
 	}
 	// The session log shows the protocol timeline.
 	code, body = e.call(t, "GET", "/api/v1/channels/e2e/sessions", nil)

@@ -54,6 +54,7 @@ type runtime struct {
 	log        *sessionLog
 	rate       rateMeter
 	counters   map[string]prometheus.Counter // viewer requests by output
+	skipPrefer bool                          // the last preferred transport just failed: let the client choose
 }
 
 // viewerCounter returns the viewer request counter of an output, looked up
@@ -430,9 +431,12 @@ func (r *runtime) session(reconnect bool) (wasLive bool, err error) {
 	}()
 
 	prefer := ""
-	if cfg.Transport == "auto" {
+	r.mu.Lock()
+	if cfg.Transport == "auto" && !r.skipPrefer {
 		prefer = cfg.LastTransport
 	}
+	r.skipPrefer = false
+	r.mu.Unlock()
 	up, err := r.g.cfg.Dial(ctx, DialRequest{Channel: cfg, PreferTransport: prefer, OnEvent: sl.emit,
 		Logger: r.g.log.With("channel", cfg.Name, "session", sl.id), DialContext: r.g.cfg.Policy.DialContext,
 		AllowHost: r.g.cfg.Policy.AllowHost})
@@ -440,6 +444,11 @@ func (r *runtime) session(reconnect bool) (wasLive bool, err error) {
 		if ctx.Err() != nil && r.ctx.Err() == nil && !r.wanted() {
 			outcome = "ended"
 			return false, nil
+		}
+		if prefer != "" {
+			r.mu.Lock()
+			r.skipPrefer = true // the next attempt runs the client's whole policy
+			r.mu.Unlock()
 		}
 		return false, fmt.Errorf("dial: %w", err)
 	}
