@@ -2,8 +2,11 @@ package remux
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net/http"
 	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -158,4 +161,45 @@ func (t *trimSource) Next(ctx context.Context) (Item, error) {
 		return Item{}, io.EOF
 	}
 	return it, nil
+}
+
+// TestCloseLeavesNothing: Close while ffmpeg runs kills and reaps it (no
+// zombie), ends viewers, and leaves no goroutine behind.
+func TestCloseLeavesNothing(t *testing.T) {
+	hdr, pkts := readClip(t, clip(t, fixture.WMV2()))
+	base := runtime.NumGoroutine()
+	p, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := hlsServer(t, p.ServeHLS, p.ServeASF)
+	if err := p.WriteHeader(hdr); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.Get(srv.URL + "/asf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pk := range pkts[:len(pkts)/2] {
+		if err := p.WritePacket(pk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "ffmpeg", func() bool { return p.tcPtr.Load().current() != nil })
+	pid := p.tcPtr.Load().current().cmd.Process.Pid
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// ESRCH: not even a zombie is left
+	if err := syscall.Kill(pid, 0); !errors.Is(err, syscall.ESRCH) {
+		t.Errorf("ffmpeg %d still there after Close: %v", pid, err)
+	}
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	if err := p.WritePacket(pkts[0]); !errors.Is(err, ErrClosed) {
+		t.Errorf("WritePacket after Close: %v", err)
+	}
+	srv.Close()
+	http.DefaultClient.CloseIdleConnections()
+	waitFor(t, "goroutines to end", func() bool { return runtime.NumGoroutine() <= base })
 }

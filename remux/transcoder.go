@@ -57,6 +57,8 @@ type transcoder struct {
 	mu   sync.Mutex
 	cur  *ffmpegRun
 	runs int
+
+	childCPU atomic.Int64 // ns of user+system CPU of ffmpeg runs that ended
 }
 
 func newTranscoder(opts Options, out outParams, hls *hlsOutput) *transcoder {
@@ -213,7 +215,9 @@ func (t *transcoder) work() {
 					}
 					run, waitKey = r, false
 				}
-				err := run.write(it.packet)
+				// batch writes while packets are queued: fewer syscalls on
+				// both sides of the pipe; flush as soon as the queue is empty
+				err := run.write(it.packet, len(t.in) == 0)
 				lastInput = time.Now() // a write may block for long while ffmpeg is busy
 				if err != nil {
 					// ffmpeg is gone (killed, crashed, stalled)
@@ -240,7 +244,7 @@ func (t *transcoder) start(header []byte, in runInput) (*ffmpegRun, error) {
 	t.onEvent.Emit(event.TranscoderStart, fmt.Sprintf("ffmpeg run %d started (pid %d)", id, r.cmd.Process.Pid),
 		map[string]any{"run": id, "pid": r.cmd.Process.Pid, "args": strings.Join(args, " ")})
 	t.log.Info("ffmpeg started", "run", id, "pid", r.cmd.Process.Pid)
-	if err := r.write(header); err != nil {
+	if err := r.write(header, true); err != nil {
 		r.kill("header write failed")
 		<-r.done
 		t.exited(r, "header write failed")
@@ -270,6 +274,7 @@ type ffmpegRun struct {
 	t       *transcoder
 	cmd     *exec.Cmd
 	stdin   io.WriteCloser
+	bw      *bufio.Writer // on stdin
 	started time.Time
 	done    chan struct{} // closed once output and stderr were read to the end and the process reaped
 
@@ -302,7 +307,7 @@ func startFFmpeg(t *transcoder, id int, args []string) (*ffmpegRun, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	r := &ffmpegRun{id: id, t: t, cmd: cmd, stdin: stdin, started: time.Now(),
+	r := &ffmpegRun{id: id, t: t, cmd: cmd, stdin: stdin, bw: bufio.NewWriterSize(stdin, 64<<10), started: time.Now(),
 		done: make(chan struct{}), stop: make(chan struct{})}
 	r.lastOut.Store(time.Now().UnixNano())
 	t.hls.beginRun()
@@ -311,7 +316,8 @@ func startFFmpeg(t *transcoder, id int, args []string) (*ffmpegRun, error) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		r.readErr = r.readOutput(&countingReader{r: stdout, run: r})
+		// large reads: the MPEG-TS reader asks for 1316 bytes at a time
+		r.readErr = r.readOutput(bufio.NewReaderSize(&countingReader{r: stdout, run: r}, 64<<10))
 		if r.readErr != nil && !errors.Is(r.readErr, errHLSClosed) {
 			r.kill("unreadable output: " + r.readErr.Error())
 		}
@@ -324,6 +330,9 @@ func startFFmpeg(t *transcoder, id int, args []string) (*ffmpegRun, error) {
 	go func() {
 		wg.Wait()
 		r.exitErr = cmd.Wait()
+		if ps := cmd.ProcessState; ps != nil {
+			t.childCPU.Add(int64(ps.UserTime() + ps.SystemTime()))
+		}
 		close(r.stop)
 		close(r.done)
 	}()
@@ -331,10 +340,14 @@ func startFFmpeg(t *transcoder, id int, args []string) (*ffmpegRun, error) {
 	return r, nil
 }
 
-// write writes input to ffmpeg's stdin.
-func (r *ffmpegRun) write(b []byte) error {
+// write writes input to ffmpeg's stdin, through a buffer flushed when flush
+// is set.
+func (r *ffmpegRun) write(b []byte, flush bool) error {
 	r.writeStart.Store(time.Now().UnixNano())
-	_, err := r.stdin.Write(b)
+	_, err := r.bw.Write(b)
+	if err == nil && flush {
+		err = r.bw.Flush()
+	}
 	r.lastIn.Store(time.Now().UnixNano())
 	r.writeStart.Store(0)
 	return err
@@ -343,6 +356,7 @@ func (r *ffmpegRun) write(b []byte) error {
 // finish closes ffmpeg's input and waits for it to flush and exit; after
 // timeout it is killed.
 func (r *ffmpegRun) finish(timeout time.Duration) {
+	_ = r.write(nil, true) // the watchdog covers a flush that blocks
 	_ = r.stdin.Close()
 	tm := time.NewTimer(timeout)
 	defer tm.Stop()

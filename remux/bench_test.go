@@ -1,0 +1,213 @@
+package remux
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mmsgate/mmsgate/asf"
+	"github.com/mmsgate/mmsgate/internal/fixture"
+)
+
+// benchClip is a 20 s WMV2+WMA2 clip at 320x240 (what legacy streams look like).
+func benchClip(b *testing.B) string {
+	spec := fixture.WMV2()
+	spec.Duration = 20 * time.Second
+	return clip(b, spec)
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// BenchmarkTranscoderCPU compares the CPU that the pipeline (this process
+// plus its ffmpeg) spends to make HLS from a file with the CPU of a bare
+// ffmpeg doing the same conversion from the same file into /dev/null.
+// Reported: pipeline-cpu-s, ffmpeg-cpu-s and their ratio (goal <= 1.05).
+func BenchmarkTranscoderCPU(b *testing.B) {
+	path := benchClip(b)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hdr, _ := readClip(b, path)
+	es, err := pickStreams(mustHeader2(b, hdr), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	opts := Options{SegmentDuration: time.Second, Outputs: Outputs{HLS: true}}.withDefaults()
+	out := chooseOutParams(opts, es)
+	args := ffmpegArgs(out, keyOf(es))
+	for i, a := range args {
+		if a == "pipe:0" {
+			args[i] = path
+		}
+	}
+	args[len(args)-1] = "-" // same output on stdout, thrown away
+	var ours, theirs, child time.Duration
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		cmd := exec.Command("ffmpeg", args...)
+		cmd.Stdout = io.Discard
+		if err := cmd.Run(); err != nil {
+			b.Fatal(err)
+		}
+		theirs += cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+
+		p, err := New(opts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		start := selfCPU()
+		if err := Feed(context.Background(), NewFileSource(0, false, path), p); err != nil {
+			b.Fatal(err)
+		}
+		tc := p.tcPtr.Load()
+		for tc.current() != nil || len(tc.in) > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+		ours += selfCPU() - start + time.Duration(tc.childCPU.Load())
+		child += time.Duration(tc.childCPU.Load())
+		p.Close()
+	}
+	b.ReportMetric(ours.Seconds()/float64(b.N), "pipeline-cpu-s")
+	b.ReportMetric(theirs.Seconds()/float64(b.N), "ffmpeg-cpu-s")
+	b.ReportMetric(child.Seconds()/float64(b.N), "its-ffmpeg-cpu-s")
+	b.ReportMetric(float64(ours)/float64(theirs), "cpu-ratio")
+}
+
+func mustHeader2(b *testing.B, hdr []byte) *asfHeader {
+	h, err := parseHeaderCopy(hdr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return h
+}
+
+// rss returns this process's resident set size in bytes.
+func rss() int64 {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// BenchmarkPassthrough100Viewers measures the memory one passthrough
+// channel costs with 100 progressive viewers reading it over loopback HTTP,
+// while 10 MB of packets flow through at about 16 Mbit/s (goal: at most 20 MB). The
+// figure includes the 100 client connections, which live in this process.
+func BenchmarkPassthrough100Viewers(b *testing.B) {
+	hdr, pkts := readClip(b, benchClip(b))
+	runtime.GC()
+	before, beforeHeap := rss(), heapInuse()
+	var peak, peakHeap int64
+	for range b.N {
+		p, _ := New(Options{Outputs: Outputs{ASF: true}})
+		srv := hlsServer(b, p.ServeHLS, p.ServeASF)
+		if err := p.WriteHeader(hdr); err != nil {
+			b.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		for range 100 {
+			res, err := http.Get(srv.URL + "/asf")
+			if err != nil {
+				b.Fatal(err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}()
+		}
+		for p.Viewers() < 100 {
+			time.Sleep(time.Millisecond)
+		}
+		sent := 0
+		// 10 MB at about 16 Mbit/s: a live pace, ten times a rich 2000s stream
+		for i := 0; sent < 10<<20; i++ {
+			pk := pkts[i%len(pkts)]
+			if err := p.WritePacket(pk); err != nil {
+				b.Fatal(err)
+			}
+			sent += len(pk)
+			if i%32 == 31 {
+				time.Sleep(50 * time.Millisecond)
+				peak, peakHeap = max(peak, rss()), max(peakHeap, heapInuse())
+			}
+		}
+		if v := p.Viewers(); v != 100 {
+			b.Errorf("%d viewers left: the fan-out dropped readers", v)
+		}
+		p.Close()
+		wg.Wait()
+		srv.Close()
+		b.SetBytes(int64(sent))
+	}
+	// peaks over every round, against the process before the first
+	b.ReportMetric(float64(peak-before)/(1<<20), "MB-RSS")
+	b.ReportMetric(float64(peakHeap-beforeHeap)/(1<<20), "MB-heap")
+}
+
+func heapInuse() int64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapInuse)
+}
+
+// BenchmarkWritePacketPassthrough: the per-packet cost of parsing and
+// fanning out to 10 viewers that keep up (queues drained in the benchmark).
+func BenchmarkWritePacketPassthrough(b *testing.B) {
+	hdr, pkts := readClip(b, benchClip(b))
+	p, _ := New(Options{Outputs: Outputs{ASF: true}})
+	defer p.Close()
+	if err := p.WriteHeader(hdr); err != nil {
+		b.Fatal(err)
+	}
+	var vs []*viewer
+	for range 10 {
+		v := &viewer{q: make(chan []byte, 1024), end: make(chan struct{}), started: true}
+		p.pass.viewers[v] = struct{}{}
+		vs = append(vs, v)
+	}
+	b.SetBytes(int64(len(pkts[0])))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := p.WritePacket(pkts[i%len(pkts)]); err != nil {
+			b.Fatal(err)
+		}
+		for _, v := range vs {
+			<-v.q
+		}
+	}
+}
+
+type asfHeader = asf.Header
+
+func parseHeaderCopy(b []byte) (*asf.Header, error) {
+	return asf.ParseHeader(append([]byte(nil), b...))
+}
