@@ -411,30 +411,38 @@ func TestBrowser(t *testing.T) {
 		b.checkConsole()
 	})
 
-	t.Run("embed plays in an iframe of another origin", func(t *testing.T) {
+	t.Run("embed and video snippets play on another origin", func(t *testing.T) {
 		b.t = t
 		b.run("open the app", chromedp.Navigate(base+"/"))
 		b.waitJS("the demo channel live", rowState(demo)+` === "live"`, 60*time.Second)
-		embedURL := base + "/embed/" + demo + "?autoplay=1"
+		// The snippets exactly as the player page offers them to copy.
+		b.run("open the player", chromedp.Navigate(base+"/channel/"+demo))
+		b.waitJS("the snippets", `!!document.getElementById("snippet-iframe")`, 30*time.Second)
+		iframeSnippet := eval[string](b, `document.getElementById("snippet-iframe").value`)
+		videoSnippet := eval[string](b, `document.getElementById("snippet-video").value`)
+		if !strings.Contains(iframeSnippet, base+"/embed/"+demo+"?autoplay=1") {
+			t.Fatalf("iframe snippet: %s", iframeSnippet)
+		}
 		other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
-			fmt.Fprintf(w, `<!doctype html><html><head><title>another site</title><link rel="icon" href="data:,"></head>
-<body><h1>Another site</h1>
-<iframe id="player" src="%s" width="640" height="360" allow="autoplay; fullscreen" title="demo"></iframe>
+			snippet := iframeSnippet
+			if r.URL.Path == "/video" {
+				snippet = videoSnippet
+			}
+			fmt.Fprintf(w, `<!doctype html><html><head><title>another site</title><link rel="icon" href="data:,">
 <script>
 window.__msgs = [];
 window.addEventListener("message", (e) => { if (e.data && e.data.source === "mmsgate") window.__msgs.push(e.data); });
-</script></body></html>`, embedURL)
+</script></head>
+<body><h1>Another site</h1>
+%s
+</body></html>`, snippet)
 		}))
 		t.Cleanup(other.Close)
 		// localhost vs 127.0.0.1: another origin and another site.
 		page := strings.Replace(other.URL, "127.0.0.1", "localhost", 1)
 		b.run("open the other site", chromedp.Navigate(page+"/"))
 		opened := time.Now()
-		defer func() {
-			t.Logf("iframe messages after %v: %s", time.Since(opened).Round(time.Millisecond),
-				eval[string](b, `JSON.stringify(window.__msgs.map(m => [m.event, +m.currentTime.toFixed(2)]).slice(0, 40))`))
-		}()
 		b.waitJS("playback in the iframe", `window.__msgs.some(m => m.event === "playing")`, 60*time.Second)
 		b.waitJS("3 s of playback in the iframe", `(() => {
 			const p = window.__msgs.filter(m => m.event === "timeupdate" || m.event === "playing");
@@ -446,7 +454,23 @@ window.addEventListener("message", (e) => { if (e.data && e.data.source === "mms
 		if o := eval[string](b, `location.origin`); strings.Contains(base, strings.TrimPrefix(o, "http://")) {
 			t.Fatalf("the test page is on the gateway's origin %s", o)
 		}
+		t.Logf("iframe messages after %v: %s", time.Since(opened).Round(time.Millisecond),
+			eval[string](b, `JSON.stringify(window.__msgs.map(m => [m.event, +m.currentTime.toFixed(2)]).slice(0, 40))`))
+		if !eval[bool](b, `window.__msgs[window.__msgs.length - 1].muted`) {
+			t.Error("autoplay in the iframe is not muted")
+		}
 		b.screenshot("embed-iframe")
+		b.checkConsole()
+
+		// The plain <video> with hls.js, loading the script and the stream
+		// from the gateway across origins (the media routes' CORS).
+		b.run("open the video snippet", chromedp.Navigate(page+"/video"))
+		opened = time.Now()
+		b.waitJS("playback of the snippet", `(() => { const v = document.querySelector("video"); return v && v.currentTime > 0 && !v.paused; })()`, 60*time.Second)
+		t0 := eval[float64](b, `document.querySelector("video").currentTime`)
+		b.waitJS("3 s of the snippet", fmt.Sprintf(`document.querySelector("video").currentTime >= %f`, t0+3), 60*time.Second)
+		t.Logf("the video snippet played 3 s within %v", time.Since(opened).Round(time.Millisecond))
+		b.screenshot("embed-video-snippet")
 		b.checkConsole()
 	})
 }
