@@ -2,8 +2,12 @@ package mmsh
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -78,4 +82,62 @@ func FuzzPragma(f *testing.F) {
 func roundRate(r float64) float64 {
 	q, _ := ParsePragma([]string{"rate=" + formatRate(r)})
 	return q.Rate
+}
+
+// FuzzPlayResponse feeds an arbitrary Play response body to the client's
+// packet state machine (header assembly, $C/$E/$M handling, padding
+// restoration) after a real header: it must end with an error or io.EOF,
+// never panic or loop. (The HTTP side is covered by the hostile server
+// tests; net/http itself is fuzzed upstream.)
+func FuzzPlayResponse(f *testing.F) {
+	hdr := fuzzHeader(f)
+	good := AppendHeaderPackets(nil, TypeHeader, hdr, 0)
+	good, _ = AppendPacket(good, &Packet{Type: TypeStreamChange})
+	good = AppendHeaderPackets(good, TypeHeader, hdr, 0)
+	good, _ = AppendPacket(good, &Packet{Type: TypeEnd})
+	f.Add(good)
+	f.Add([]byte{0x24, 'D', 8, 0, 0, 0, 0, 0, 0, 0, 8, 0})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s := &Session{clientID: -1, ctx: context.Background()}
+		s.opts.MaxHeaderSize = 1 << 20
+		s.opts.setDefaults()
+		if err := s.setHeader(hdr); err != nil {
+			t.Fatal(err)
+		}
+		s.rd = NewReader(bytes.NewReader(body))
+		s.inHeader = true
+		for range maxControlPackets + 100 {
+			it, err := s.next()
+			if err != nil {
+				return
+			}
+			if it.Packet != nil && len(it.Packet) != s.packetSize {
+				t.Fatalf("packet of %d bytes, packet size %d", len(it.Packet), s.packetSize)
+			}
+		}
+		t.Fatal("next never ended")
+	})
+}
+
+// fuzzHeader is a real ASF header (Header Object and Data Object header
+// of jeanne.wma) from the checked-in FuzzReader seed.
+func fuzzHeader(f *testing.F) []byte {
+	b, err := os.ReadFile("testdata/fuzz/FuzzReader/seed-jeanne-describe-and-data")
+	if err != nil {
+		f.Fatal(err)
+	}
+	// The seed is a Go corpus file holding a quoted []byte.
+	_, q, _ := strings.Cut(string(b), "[]byte(")
+	q = strings.TrimSuffix(strings.TrimSpace(q), ")")
+	raw, err := strconv.Unquote(q)
+	if err != nil {
+		f.Fatal(err)
+	}
+	var p Packet
+	r := NewReader(strings.NewReader(raw))
+	var hdr []byte
+	for r.Next(&p) == nil && p.Type == TypeHeader {
+		hdr = append(hdr, p.Payload...)
+	}
+	return hdr
 }
