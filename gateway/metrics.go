@@ -66,18 +66,39 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// observe turns client events into counters.
-func (m *metrics) observe(channel string, e event.Event) {
+// observe turns the client's loss reports into counters. The client reports
+// running totals of its session ("so far"), so the counters get the growth
+// since the session's previous report; seen holds those totals.
+func (m *metrics) observe(channel string, e event.Event, seen map[event.Kind]float64) {
+	var c *prometheus.CounterVec
+	var n float64
 	switch e.Kind {
 	case event.Loss:
-		m.packetsLost.WithLabelValues(channel).Add(count(e.Fields))
+		// "lost": never arrived, not even by resend; "count": went missing.
+		c, n = m.packetsLost, number(e.Fields, "lost", "count")
 	case event.Recovered:
-		m.packetsRecovered.WithLabelValues(channel).Add(count(e.Fields))
+		c, n = m.packetsRecovered, number(e.Fields, "count")
+	default:
+		return
+	}
+	if d := n - seen[e.Kind]; d > 0 {
+		c.WithLabelValues(channel).Add(d)
+		seen[e.Kind] = n
 	}
 }
 
-func count(f map[string]any) float64 {
-	switch v := f["count"].(type) {
+// number returns the first of keys present in f as a number.
+func number(f map[string]any, keys ...string) float64 {
+	for _, k := range keys {
+		if _, ok := f[k]; ok {
+			return count(f, k)
+		}
+	}
+	return 0
+}
+
+func count(f map[string]any, key string) float64 {
+	switch v := f[key].(type) {
 	case int:
 		return float64(v)
 	case int64:
@@ -89,5 +110,5 @@ func count(f map[string]any) float64 {
 	case float64:
 		return v
 	}
-	return 1
+	return 0
 }

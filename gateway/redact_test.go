@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/mmsgate/mmsgate/event"
 )
 
@@ -62,3 +65,34 @@ func TestRateMeter(t *testing.T) {
 }
 
 func timeAt(sec int64) time.Time { return time.Unix(sec, 0) }
+
+func TestLossCounters(t *testing.T) {
+	m, err := newMetrics(&Gateway{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[event.Kind]float64{}
+	for _, e := range []event.Event{
+		event.New(event.Loss, "", map[string]any{"count": uint32(5), "lost": uint32(1)}),
+		event.New(event.Recovered, "", map[string]any{"count": uint32(4)}),
+		event.New(event.Loss, "", map[string]any{"count": uint32(9), "lost": uint32(3)}),
+		event.New(event.Recovered, "", map[string]any{"count": uint32(6)}),
+		event.New(event.Loss, "", map[string]any{"count": uint32(9), "lost": uint32(3)}),
+	} {
+		m.observe("c", e, seen)
+	}
+	if got := counterValue(m.packetsLost.WithLabelValues("c")); got != 3 {
+		t.Errorf("lost %v, want 3 (running totals are not summed)", got)
+	}
+	if got := counterValue(m.packetsRecovered.WithLabelValues("c")); got != 6 {
+		t.Errorf("recovered %v, want 6", got)
+	}
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		return -1
+	}
+	return m.GetCounter().GetValue()
+}

@@ -28,6 +28,7 @@ type sessionLog struct {
 	seq     int64
 	dropped int
 	subs    map[chan store.LogEntry]struct{}
+	seen    map[event.Kind]float64 // the client's running loss totals, for the counters
 }
 
 const sessionQueue = 1024
@@ -42,7 +43,7 @@ func (g *Gateway) openSessionLog(ctx context.Context, channel string) (*sessionL
 		g.log.Warn("session log retention", "channel", channel, "error", err)
 	}
 	sl := &sessionLog{g: g, id: id, channel: channel, started: now, queue: make(chan event.Event, sessionQueue),
-		flushc: make(chan chan struct{}), done: make(chan struct{}), subs: map[chan store.LogEntry]struct{}{}}
+		flushc: make(chan chan struct{}), done: make(chan struct{}), subs: map[chan store.LogEntry]struct{}{}, seen: map[event.Kind]float64{}}
 	g.mu.Lock()
 	g.sessions[id] = sl
 	g.mu.Unlock()
@@ -52,9 +53,9 @@ func (g *Gateway) openSessionLog(ctx context.Context, channel string) (*sessionL
 
 // emit queues e; when the queue is full the event is counted as dropped.
 func (sl *sessionLog) emit(e event.Event) {
-	sl.g.metrics.observe(sl.channel, e)
 	sl.mu.Lock()
 	defer sl.mu.Unlock()
+	sl.g.metrics.observe(sl.channel, e, sl.seen)
 	if sl.closed {
 		return
 	}
