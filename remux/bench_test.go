@@ -189,7 +189,7 @@ func BenchmarkWritePacketPassthrough(b *testing.B) {
 	}
 	var vs []*viewer
 	for range 10 {
-		v := &viewer{q: make(chan []byte, 1024), end: make(chan struct{}), started: true}
+		v := &viewer{q: make(chan qitem, 1024), end: make(chan struct{}), started: true}
 		p.pass.viewers[v] = struct{}{}
 		vs = append(vs, v)
 	}

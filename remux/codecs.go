@@ -213,20 +213,10 @@ func chooseOutParams(o Options, es entryStreams) outParams {
 }
 
 // videoCodecData returns the codec data after the BITMAPINFOHEADER (for
-// H.264: SPS and PPS). Read from the type-specific data directly: the Format
-// Data Size counts the codec data (ASF 9.2), so it always starts 40 bytes in.
+// H.264: SPS and PPS).
 func videoCodecData(s *asf.StreamProperties) []byte {
-	if s.Video != nil && len(s.Video.CodecData) > 0 {
-		return s.Video.CodecData
-	}
-	b := s.TypeSpecificData
-	if len(b) < 11 {
+	if s.Video == nil {
 		return nil
 	}
-	fd := int(b[9]) | int(b[10])<<8
-	end := min(len(b), 11+fd)
-	if end <= 11+40 {
-		return nil
-	}
-	return b[11+40 : end]
+	return s.Video.CodecData
 }

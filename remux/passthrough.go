@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/mmsgate/mmsgate/mmsh"
 )
 
 // viewerWriteTimeout bounds one write to a passthrough viewer: a client that
@@ -28,10 +30,16 @@ type passthrough struct {
 }
 
 type viewer struct {
-	q       chan []byte
+	q       chan qitem
 	started bool          // a key frame was queued: from here on every packet goes in
+	wmsp    bool          // an MS-WMSP (MMSH) client: a new header goes in its stream
 	end     chan struct{} // closed when the response must end
 	why     string        // why it ended (under passthrough.mu)
+}
+
+// qitem is a packet, or (for MS-WMSP viewers) a new header.
+type qitem struct {
+	hdr, pkt []byte
 }
 
 func newPassthrough(maxViewers, queueLen int) *passthrough {
@@ -40,12 +48,24 @@ func newPassthrough(maxViewers, queueLen int) *passthrough {
 }
 
 // setHeader makes hdr the header of new viewers and ends the responses of
-// current ones: a player reconnects to get the new header (playlist entry).
+// current plain HTTP ones: a player reconnects to get the new header
+// (playlist entry). MS-WMSP viewers get the header in their stream, as an
+// MMSH server sends it at a playlist change (MS-WMSP 2.2.3).
 func (p *passthrough) setHeader(hdr []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for v := range p.viewers {
-		p.endLocked(v, "new header")
+		if !v.wmsp {
+			p.endLocked(v, "new header")
+			continue
+		}
+		v.started = false
+		select {
+		case v.q <- qitem{hdr: hdr}:
+		default:
+			p.dropped++
+			p.endLocked(v, "too slow")
+		}
 	}
 	if p.header == nil {
 		close(p.headerReady)
@@ -72,13 +92,13 @@ func (p *passthrough) write(pkt, start []byte) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for v := range p.viewers {
-		q := pkt
+		q := qitem{pkt: pkt}
 		if !v.started {
 			if start == nil {
 				continue
 			}
 			v.started = true
-			q = start
+			q.pkt = start
 		}
 		select {
 		case v.q <- q:
@@ -128,6 +148,16 @@ func (p *passthrough) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	cancel()
 
+	wmsp := mmsh.IsRequest(r)
+	if wmsp && !mmsh.IsPlayRequest(r) {
+		// MS-WMSP Describe: the header only, no viewer yet
+		p.mu.Lock()
+		hdr := p.header
+		p.mu.Unlock()
+		mmsh.WriteDescribe(w, r, hdr, true)
+		return
+	}
+
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -140,7 +170,7 @@ func (p *passthrough) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "too many viewers", http.StatusServiceUnavailable)
 		return
 	}
-	v := &viewer{q: make(chan []byte, p.queueLen), end: make(chan struct{})}
+	v := &viewer{q: make(chan qitem, p.queueLen), end: make(chan struct{}), wmsp: wmsp}
 	hdr := p.header
 	if r.Method == http.MethodGet {
 		p.viewers[v] = struct{}{}
@@ -154,6 +184,10 @@ func (p *passthrough) serve(w http.ResponseWriter, r *http.Request) {
 		p.mu.Unlock()
 	}()
 
+	if wmsp {
+		p.serveWMSP(w, r, v, hdr)
+		return
+	}
 	h := w.Header()
 	h.Set("Content-Type", "video/x-ms-asf")
 	h.Set("Cache-Control", "no-cache, no-store")
@@ -175,13 +209,13 @@ func (p *passthrough) serve(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
-		case pkt := <-v.q:
-			if !write(pkt) {
+		case it := <-v.q:
+			if !write(it.pkt) {
 				return
 			}
 			// drain what is queued before flushing: fewer syscalls when behind
 			for n := len(v.q); n > 0; n-- {
-				if !write(<-v.q) {
+				if !write((<-v.q).pkt) {
 					return
 				}
 			}
@@ -196,11 +230,59 @@ func (p *passthrough) serve(w http.ResponseWriter, r *http.Request) {
 				// the packets of the old entry that are queued still belong
 				// to this response
 				for n := len(v.q); n > 0; n-- {
-					if !write(<-v.q) {
+					if !write((<-v.q).pkt) {
 						return
 					}
 				}
 				_ = rc.Flush()
+			}
+			return
+		}
+	}
+}
+
+// serveWMSP streams to an MS-WMSP (MMSH) client: the Play response framing
+// of package mmsh, with headers in the stream at playlist changes and an
+// End packet when the channel closes.
+func (p *passthrough) serveWMSP(w http.ResponseWriter, r *http.Request, v *viewer, hdr []byte) {
+	wr := mmsh.StartPlay(w, r, true)
+	wr.WriteTimeout = viewerWriteTimeout
+	if wr.WriteHeader(hdr) != nil {
+		return
+	}
+	send := func(it qitem) error {
+		if it.hdr != nil {
+			return wr.WriteHeader(it.hdr)
+		}
+		return wr.WritePacket(it.pkt)
+	}
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case it := <-v.q:
+			if send(it) != nil {
+				return
+			}
+			for n := len(v.q); n > 0; n-- {
+				if send(<-v.q) != nil {
+					return
+				}
+			}
+			if wr.Flush() != nil {
+				return
+			}
+		case <-v.end:
+			p.mu.Lock()
+			why := v.why
+			p.mu.Unlock()
+			if why == "closed" {
+				for n := len(v.q); n > 0; n-- {
+					if send(<-v.q) != nil {
+						return
+					}
+				}
+				_ = wr.End(mmsh.EndOK)
 			}
 			return
 		}
