@@ -144,7 +144,7 @@ func (p *pipeline) WriteHeader(hdr []byte) error {
 func (p *pipeline) Metadata() gateway.Metadata {
 	m := p.Pipeline.Metadata()
 	out := gateway.Metadata{Title: m.Title, Author: m.Author, Copyright: m.Copyright, Description: m.Description,
-		NowPlaying: m.NowPlaying, Bitrate: int64(m.Bitrate)}
+		NowPlaying: m.NowPlaying, Bitrate: int64(m.Bitrate), Mode: m.Mode}
 	for _, s := range m.Streams {
 		out.Streams = append(out.Streams, s.Type+" "+s.Codec)
 	}

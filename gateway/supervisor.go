@@ -286,6 +286,11 @@ func (r *runtime) loop() {
 		if r.ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, ErrLimit) {
+			// Do not keep a transcoder running for a channel that may not
+			// transcode now; the next attempt starts a fresh pipeline.
+			r.closePipeline()
+		}
 		if wasLive {
 			live, backoff = true, r.g.cfg.BackoffMin
 		}
@@ -352,6 +357,25 @@ func (r *runtime) ensurePipeline(cfg Channel) (Pipeline, error) {
 	r.pipe, r.transcoder = p, tc
 	r.mu.Unlock()
 	return p, nil
+}
+
+// holdTranscoder takes a transcoder slot when the pipeline decided to
+// transcode (transcode "auto" with a source that is not H.264/AAC), or
+// fails the session with the limit as its reason.
+func (r *runtime) holdTranscoder(p Pipeline) error {
+	r.mu.Lock()
+	held := r.transcoder
+	r.mu.Unlock()
+	if held || p.Metadata().Mode != "transcode" {
+		return nil
+	}
+	if err := r.g.acquire(&r.g.transcoders, r.g.cfg.Limits.MaxTranscoders, "transcoders"); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	r.transcoder = true
+	r.mu.Unlock()
+	return nil
 }
 
 // pipelineEvent routes the pipeline's events (transcoder restarts, stderr)
@@ -476,6 +500,9 @@ func (r *runtime) session(reconnect bool) (wasLive bool, err error) {
 	if err := pipe.WriteHeader(up.HeaderBytes()); err != nil {
 		return false, fmt.Errorf("pipeline header: %w", err)
 	}
+	if err := r.holdTranscoder(pipe); err != nil {
+		return false, err
+	}
 	r.setState(Live, "")
 	for {
 		it, err := up.Next(ctx)
@@ -496,6 +523,9 @@ func (r *runtime) session(reconnect bool) (wasLive bool, err error) {
 		}
 		if it.Header != nil {
 			err = pipe.WriteHeader(it.Header)
+			if err == nil {
+				err = r.holdTranscoder(pipe)
+			}
 		} else {
 			r.g.metrics.upstreamBytes.WithLabelValues(r.name).Add(float64(len(it.Packet)))
 			r.mu.Lock()

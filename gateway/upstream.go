@@ -47,6 +47,9 @@ type Metadata struct {
 	Title, Author, Copyright, Description, NowPlaying string
 	Bitrate                                           int64
 	Streams                                           []string
+	// Mode is how HLS is made: "direct", "transcode" (an ffmpeg runs) or ""
+	// (none yet). A pipeline that transcodes holds a transcoder slot.
+	Mode string
 }
 
 // Pipeline turns one channel's ASF into what viewers get (a remux.Pipeline in
