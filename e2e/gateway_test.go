@@ -250,6 +250,9 @@ func TestBrowser(t *testing.T) {
 		if n := eval[int](b, fmt.Sprintf(`document.querySelectorAll('#sessions-rows tr[data-id="%d"] dl.stats dt').length`, last)); n == 0 {
 			t.Error("the stopped session shows no statistics")
 		}
+		// Its stored log opens below the table.
+		b.run("show the stopped session's log", chromedp.Click(chromedp.CSS(fmt.Sprintf(`#sessions-rows tr[data-id="%d"] button`, last))))
+		b.waitJS("the stored log", `document.querySelectorAll("#past-log li.kind-playing").length > 0`, 30*time.Second)
 		b.screenshot("session-log")
 		b.checkConsole()
 	})

@@ -48,6 +48,8 @@ export async function request(method, path, body, { signal } = {}) {
   return data;
 }
 
+const enc = encodeURIComponent;
+
 /** items returns the array of a list answer ({"items": [...]} or a bare array). */
 export function items(data) {
   if (Array.isArray(data)) return data;
@@ -55,10 +57,36 @@ export function items(data) {
   return [];
 }
 
-const enc = encodeURIComponent;
+/** allChannels reads every page of the channel list (the API gives at most 1000 at a time). */
+async function allChannels() {
+  const out = [];
+  for (let offset = 0; offset < 100000;) {
+    const data = await request("GET", `/channels?limit=1000&offset=${offset}`);
+    const page = items(data);
+    out.push(...page);
+    offset += page.length;
+    if (!page.length || page.length < 1000 || (data && typeof data.total === "number" && offset >= data.total)) break;
+  }
+  return out;
+}
+
+/** sessionLog reads a stored session log page by page, oldest first. */
+async function sessionLog(id, max = 20000) {
+  const out = [];
+  let after = 0;
+  while (out.length < max) {
+    const page = items(await request("GET", `/sessions/${enc(id)}/log?limit=1000&after=${after}`));
+    out.push(...page);
+    if (page.length < 1000) break;
+    const last = page[page.length - 1].seq;
+    if (typeof last !== "number" || last <= after) break;
+    after = last;
+  }
+  return out;
+}
 
 export const api = {
-  channels: () => request("GET", "/channels?limit=1000").then(items),
+  channels: allChannels,
   channel: (name) => request("GET", `/channels/${enc(name)}`),
   status: (name) => request("GET", `/channels/${enc(name)}/status`),
   create: (ch) => request("POST", "/channels", ch),
@@ -68,7 +96,7 @@ export const api = {
   stop: (name) => request("POST", `/channels/${enc(name)}/stop`),
   sessions: (name) => request("GET", `/channels/${enc(name)}/sessions?limit=20`).then(items),
   session: (id) => request("GET", `/sessions/${enc(id)}`),
-  log: (id) => request("GET", `/sessions/${enc(id)}/log?limit=5000`).then(items),
+  log: (id) => sessionLog(id),
 };
 
 export const urls = {
