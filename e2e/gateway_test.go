@@ -184,6 +184,8 @@ func TestBrowser(t *testing.T) {
 		if w := eval[int](b, `document.querySelector("video").videoWidth`); w == 0 {
 			t.Error("the demo video has no picture (videoWidth 0)")
 		}
+		b.run("copy the HLS URL", chromedp.Click(chromedp.CSS(`button[aria-label="Copy HLS URL"]`)))
+		b.waitJS("the copy confirmed", `document.getElementById("toast").textContent === "HLS URL copied."`, 10*time.Second)
 		b.screenshot("player")
 		b.run("phone size", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 		b.screenshot("player-phone")
