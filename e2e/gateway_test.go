@@ -65,16 +65,20 @@ func (g *gatewayUnderTest) pending() string {
 	return strings.Join(out, "\n")
 }
 
-func startGateway(t *testing.T) *gatewayUnderTest {
+func startGateway(t *testing.T, configure ...func(*app.Config)) *gatewayUnderTest {
 	t.Helper()
 	ctx := context.Background()
-	a, err := app.New(ctx, app.Config{
+	cfg := app.Config{
 		DataDir:  t.TempDir(),
 		APIToken: token,
 		// The radio station of TestBrowser runs on loopback.
 		AllowUpstream: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	a, err := app.New(ctx, cfg)
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
@@ -86,7 +90,7 @@ func startGateway(t *testing.T) *gatewayUnderTest {
 		}
 	})
 	demo := a.DemoChannel()
-	if demo == "" {
+	if demo == "" && !cfg.NoDemo {
 		t.Fatal("the gateway started without its demo channel (is ffmpeg installed?)")
 	}
 	g := &gatewayUnderTest{app: a, demo: demo, inFlight: map[*http.Request]time.Time{}}
@@ -530,4 +534,33 @@ func (g *gatewayUnderTest) postJSON(t *testing.T, path, body string) int {
 		t.Logf("POST %s: %d %s", path, res.StatusCode, b)
 	}
 	return res.StatusCode
+}
+
+// TestPrivateGateway: with -private every read needs the token. The UI says
+// so, takes the token in its dialog, keeps it, and from then on reads the
+// list and its event stream with it (EventSource could not send it).
+func TestPrivateGateway(t *testing.T) {
+	g := startGateway(t, func(c *app.Config) { c.Private, c.NoDemo = true, true })
+	b := newBrowser(t)
+	b.run("open the app", chromedp.Navigate(g.srv.URL+"/"))
+	b.waitJS("the refusal explained", `document.querySelector("main .form-error button") !== null`, 30*time.Second)
+	// The browser reports each 401 as a failed resource; those are expected.
+	b.mu.Lock()
+	for _, e := range b.errors {
+		if !strings.Contains(e, "401") || !strings.Contains(e, "/api/v1/") {
+			t.Errorf("unexpected console error: %s", e)
+		}
+	}
+	b.errors = nil
+	b.mu.Unlock()
+	b.run("enter the token",
+		chromedp.Click(chromedp.CSS("main .form-error button")),
+		chromedp.SendKeys(chromedp.CSS("#token-input"), token+kb.Enter))
+	b.waitJS("the empty list", `!document.getElementById("channels-empty").hidden && document.querySelector("main .form-error").textContent === ""`, 30*time.Second)
+	if code := g.postJSON(t, "/channels", `{"name":"private-one","url":"mms://media.example.com/live","on_demand":true}`); code != http.StatusCreated {
+		t.Fatalf("create: status %d", code)
+	}
+	b.waitJS("the new channel, from the authorised event stream", `!!document.querySelector('tr[data-name="private-one"]')`, 30*time.Second)
+	b.screenshot("private-after-token")
+	b.checkConsole()
 }
