@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -268,4 +269,54 @@ func restoredZeros(t testing.TB, pkt []byte) []byte {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// TestFFmpegLiveLoop: FFmpeg records 5 s of a looping 3 s broadcast; the
+// media packets of the second loop are the file's, with later timestamps.
+func TestFFmpegLiveLoop(t *testing.T) {
+	needTool(t, "ffmpeg", "ffprobe")
+	src := clip(t, fixture.WMV2())
+	f, err := OpenFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := &Handler{}
+	h.Add("live", NewLiveFile(f, 4))
+	addr := serve(t, h)
+	out := filepath.Join(t.TempDir(), "out.asf")
+	runCmd(t, 2*time.Minute, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+		"-i", "mmsh://"+addr+"/live", "-t", "5", "-c", "copy", "-f", "asf", out)
+	got := probe(t, out)
+	want := probe(t, src)
+	if len(got) <= len(want) {
+		t.Fatalf("%d packets in 5 s of a 3 s loop (file has %d)", len(got), len(want))
+	}
+	if maxPTS(got) <= maxPTS(want) {
+		t.Errorf("timestamps did not grow across the loop: %d <= %d", maxPTS(got), maxPTS(want))
+	}
+	// Every media packet received is one of the file's.
+	have := map[string]bool{}
+	for _, l := range withoutPTS(want) {
+		have[l[strings.IndexByte(l, ',')+1:]] = true
+	}
+	for i, l := range withoutPTS(got) {
+		if !have[l[strings.IndexByte(l, ',')+1:]] {
+			t.Fatalf("packet %d (%s) is not in the file", i, l)
+		}
+	}
+}
+
+// maxPTS is the largest pts of probe lines.
+func maxPTS(lines []string) int {
+	m := 0
+	for _, l := range lines {
+		f := strings.Split(l, ",")
+		if len(f) > 1 {
+			if v, err := strconv.Atoi(f[1]); err == nil && v > m {
+				m = v
+			}
+		}
+	}
+	return m
 }

@@ -2,6 +2,7 @@ package mmsh
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -242,15 +243,18 @@ func (c *playlistCursor) Close() error {
 }
 
 // LiveFile plays an ASF file as a broadcast that started when LiveFile
-// was made: every viewer joins at the current position (at the key frame
-// before it) and gets packets at their send times. The header is marked
-// Broadcast. The broadcast ends at the end of the file.
+// was made and loops forever: every viewer joins at the current position
+// (at the key frame before it) and gets packets at their send times. On
+// each loop send and presentation times grow by the file's duration, and
+// LocationIds keep counting (the "virtual file" of 2.2.3.1.2), so players
+// see one endless stream. The header is marked Broadcast.
 type LiveFile struct {
-	File  *File
-	Rate  float64 // pace factor; 0 means 1
-	start time.Time
-	hd    []byte
-	once  sync.Once
+	File   *File
+	Rate   float64 // pace factor; 0 means 1
+	start  time.Time
+	hd     []byte
+	period uint32 // ms of one loop
+	once   sync.Once
 }
 
 // NewLiveFile starts a broadcast of f now.
@@ -261,14 +265,26 @@ func NewLiveFile(f *File, rate float64) *LiveFile {
 	return &LiveFile{File: f, Rate: rate, start: time.Now()}
 }
 
-func (l *LiveFile) header() []byte {
+func (l *LiveFile) init() {
 	l.once.Do(func() {
 		var err error
 		if l.hd, err = BroadcastHeader(l.File.hd); err != nil { // cannot happen: OpenFile parsed it
 			l.hd = l.File.hd
 		}
+		// One loop lasts the play duration without preroll, and at least
+		// past the last send time.
+		af := l.File.af
+		fp := af.Header.FileProperties
+		period := uint64(fp.PlayDuration/10000) - min(fp.Preroll, uint64(fp.PlayDuration/10000))
+		var last uint32
+		if af.PacketCount > 0 {
+			var p asf.Packet
+			if b, err := af.ReadPacket(af.PacketCount-1, nil); err == nil && p.Unmarshal(b) == nil {
+				last = p.SendTime + uint32(p.Duration)
+			}
+		}
+		l.period = uint32(max(period, uint64(last)+100, 1000))
 	})
-	return l.hd
 }
 
 // BroadcastHeader returns hdr (Header Object plus Data Object header)
@@ -287,36 +303,57 @@ func BroadcastHeader(hdr []byte) ([]byte, error) {
 
 // Describe implements Source.
 func (l *LiveFile) Describe(context.Context) (Entry, error) {
-	return Entry{Header: l.header(), Live: true}, nil
+	l.init()
+	return Entry{Header: l.hd, Live: true}, nil
 }
 
 // Play implements Source; start is ignored.
 func (l *LiveFile) Play(context.Context, time.Duration) (Cursor, error) {
-	elapsed := time.Duration(float64(time.Since(l.start)) * l.Rate)
-	n, err := l.File.packetAt(elapsed)
+	l.init()
+	elapsed := uint64(float64(time.Since(l.start).Milliseconds()) * l.Rate)
+	loop := elapsed / uint64(l.period)
+	n, err := l.File.packetAt(time.Duration(elapsed%uint64(l.period)) * time.Millisecond)
 	if err != nil {
 		return nil, err
 	}
-	e, _ := l.Describe(context.Background())
-	return &liveCursor{fileCursor: fileCursor{f: l.File, entry: &e, next: n}, l: l}, nil
+	e := Entry{Header: l.hd, Live: true}
+	count := l.File.af.PacketCount
+	return &liveCursor{fileCursor: fileCursor{f: l.File, entry: &e, next: n}, l: l, loop: loop,
+		loc: loop*count + n}, nil
 }
 
 type liveCursor struct {
 	fileCursor
 	l     *LiveFile
+	loop  uint64 // loops done: times are shifted by loop*period
+	loc   uint64 // LocationId in the virtual file
 	timer *time.Timer
 	pkt   asf.Packet
+	out   []byte
 }
 
 func (c *liveCursor) Next(ctx context.Context) (SourceItem, error) {
+	if c.started && c.next >= c.f.af.PacketCount && c.f.af.PacketCount > 0 {
+		c.next = 0
+		c.loop++
+	}
 	it, err := c.fileCursor.Next(ctx)
 	if err != nil || it.Packet == nil {
 		return it, err
 	}
+	it.Location = uint32(c.loc)
+	c.loc++
 	if err := c.pkt.Unmarshal(it.Packet); err != nil {
 		return it, nil // sent as is; the client judges
 	}
-	due := c.l.start.Add(time.Duration(float64(time.Duration(c.pkt.SendTime)*time.Millisecond) / c.l.Rate))
+	shift := uint32(c.loop * uint64(c.l.period))
+	send := c.pkt.SendTime + shift
+	if shift != 0 {
+		if c.out, err = shiftTimes(c.out[:0], &c.pkt, shift, c.f.af.PacketSize); err == nil {
+			it.Packet = c.out
+		}
+	}
+	due := c.l.start.Add(time.Duration(float64(time.Duration(send)*time.Millisecond) / c.l.Rate))
 	if err := sleepUntil(ctx, &c.timer, due); err != nil {
 		return SourceItem{}, err
 	}
@@ -328,6 +365,23 @@ func (c *liveCursor) Close() error {
 		c.timer.Stop()
 	}
 	return nil
+}
+
+// shiftTimes re-encodes p with send and presentation times later by shift
+// ms: Send Time, the presentation time in each payload's replicated data
+// (ASF 5.2.3.1) or, for compressed payloads, its offset field (5.2.3.3).
+func shiftTimes(dst []byte, p *asf.Packet, shift uint32, packetSize int) ([]byte, error) {
+	p.SendTime += shift
+	for i := range p.Payloads {
+		pl := &p.Payloads[i]
+		pl.PresentationTime += shift
+		if !pl.Compressed && len(pl.ReplicatedData) >= 8 {
+			rep := append([]byte(nil), pl.ReplicatedData...)
+			binary.LittleEndian.PutUint32(rep[4:], binary.LittleEndian.Uint32(rep[4:])+shift)
+			pl.ReplicatedData = rep
+		}
+	}
+	return p.Append(dst, packetSize)
 }
 
 // sleepUntil waits until t or the end of ctx, reusing *timer.
