@@ -124,6 +124,10 @@ func (p *Pipeline) WriteHeader(hdr []byte) error {
 	}
 	meta := headerMetadata(h)
 	live := liveHeader(h)
+	_ = p.finishProbe() // the previous entry's held packets still go out
+	if p.mode == "transcode" {
+		p.tc.send(tcItem{flush: true})
+	}
 	p.hdr, p.live = h, live
 	p.endEntry()
 	p.isVideo, p.hasVideo = [128]bool{}, false
@@ -188,9 +192,6 @@ func countKinds(h *asf.Header) bool {
 
 // endEntry ends what the previous entry started on the HLS side.
 func (p *Pipeline) endEntry() {
-	if p.mode == "transcode" {
-		p.tc.send(tcItem{flush: true})
-	}
 	p.direct = nil
 	p.mode = ""
 	p.probing, p.held, p.seen = false, nil, nil
@@ -344,7 +345,19 @@ func (p *Pipeline) probe(b []byte) error {
 	if len(p.held) < mbrProbePackets {
 		return nil
 	}
+	return p.finishProbe()
+}
+
+// finishProbe starts a multi-bit-rate entry with the streams seen so far and
+// replays the held packets (also when the entry ends before the probe is full).
+func (p *Pipeline) finishProbe() error {
+	if !p.probing {
+		return nil
+	}
 	p.probing = false
+	if len(p.held) == 0 {
+		return nil
+	}
 	held := p.held
 	p.held = nil
 	es, err := pickStreams(p.hdr, p.seen)
@@ -448,13 +461,13 @@ func (p *Pipeline) Discontinuity() {
 	}
 	p.feedMu.Lock()
 	defer p.feedMu.Unlock()
+	_ = p.finishProbe()
 	switch {
 	case p.direct != nil:
 		p.direct.discontinuity()
 	case p.mode == "transcode":
 		p.tc.send(tcItem{flush: true})
 	}
-	p.probing, p.held = false, nil
 }
 
 // setupCommands prepares "now playing" from the header's script commands
