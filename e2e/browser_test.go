@@ -74,6 +74,7 @@ func newBrowser(t *testing.T) *browser {
 		chromedp.Flag("disable-default-apps", true),
 		chromedp.Flag("metrics-recording-only", true),
 		chromedp.Flag("mute-audio", true),
+		chromedp.Flag("disable-dev-shm-usage", true), // containers often have a small /dev/shm
 		chromedp.Flag("password-store", "basic"),
 		// Cross-site iframes share the page's process, so that their console
 		// errors reach the same listener as the page's.
