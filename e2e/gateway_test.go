@@ -417,6 +417,11 @@ func TestBrowser(t *testing.T) {
 			t.Error("the radio card has no title")
 		}
 		b.screenshot("radio")
+		// The embed page shows the station instead of a black picture.
+		b.run("open the radio's embed page", chromedp.Navigate(base+"/embed/radio?autoplay=1"))
+		b.waitJS("the station card", `!document.getElementById("overlay").hidden && document.getElementById("meta-title").textContent !== ""`, 60*time.Second)
+		b.waitJS("playback", `(() => { const v = document.querySelector("video"); return v.currentTime > 0 && !v.paused; })()`, 60*time.Second)
+		b.screenshot("radio-embed")
 		b.checkConsole()
 	})
 
