@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -215,3 +216,50 @@ func TestHandlerRefusesBadRequests(t *testing.T) {
 }
 
 func lastElem(p string) string { return p[strings.LastIndexByte(p, '/')+1:] }
+
+// recordHandler passes log messages to a channel.
+type recordHandler struct{ ch chan string }
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h.ch <- r.Message:
+	default:
+	}
+	return nil
+}
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h recordHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestHandlerDropsStalledViewer: a viewer that stops reading is dropped
+// after WriteTimeout instead of holding its session forever.
+func TestHandlerDropsStalledViewer(t *testing.T) {
+	src := clip(t, fixture.WMV2())
+	f, err := OpenFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	logs := make(chan string, 100)
+	h := &Handler{WriteTimeout: 300 * time.Millisecond, Logger: slog.New(recordHandler{logs})}
+	h.Add("live", NewLiveFile(f, 50))
+	addr := serve(t, h)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.(*net.TCPConn).SetReadBuffer(4096)
+	fmt.Fprintf(c, "GET /live HTTP/1.0\r\nUser-Agent: NSPlayer/12.0\r\nPragma: xPlayStrm=1\r\n\r\n")
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case m := <-logs:
+			if m == "mmsh play ended" {
+				return // the handler returned: the viewer is gone
+			}
+		case <-deadline:
+			t.Fatal("stalled viewer never dropped")
+		}
+	}
+}

@@ -372,9 +372,8 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, src Source, prag,
 			p.timer.Stop()
 		}
 	}()
-	if err := p.run(ctx, cur, first); err != nil && ctx.Err() == nil {
-		h.log().Debug("mmsh play ended", "path", r.URL.Path, "err", err)
-	}
+	err = p.run(ctx, cur, first)
+	h.log().Debug("mmsh play ended", "path", r.URL.Path, "err", err)
 }
 
 func (p *player) run(ctx context.Context, cur Cursor, it SourceItem) error {
