@@ -23,7 +23,8 @@ type directRemux struct {
 	ra           *asf.Reassembler
 	conf         *mpeg4audio.AudioSpecificConfig
 	td           wrapDecoder // 32-bit ASF milliseconds, shared by both streams
-	needKey      bool        // skip video until an IDR (start of a run)
+	needKey      bool        // skip video until an IDR (start of a run, after a gap)
+	runOpen      bool        // the run's first IDR was written: audio flows
 	sps, pps     []byte      // from the H.264 stream, for access units that lack them
 	objects      int64
 }
@@ -123,13 +124,16 @@ func avcCParameterSets(b []byte) [][]byte {
 func (d *directRemux) discontinuity() {
 	d.ra.Reset()
 	d.td = wrapDecoder{bits: 32}
-	d.needKey = true
+	d.needKey, d.runOpen = true, false
 	d.hls.beginRun()
 }
 
 // push adds one packet. An *errSwitch error asks for transcoding from here on.
 func (d *directRemux) push(pkt *asf.Packet) error {
-	objs, _ := d.ra.Push(pkt) // gaps drop the damaged objects; the rest is valid
+	objs, err := d.ra.Push(pkt) // gaps drop the damaged objects; the rest is valid
+	if err != nil && d.video != nil {
+		d.needKey = true // a lost video frame breaks every frame until the next IDR
+	}
 	for _, o := range objs {
 		d.objects++
 		if err := d.object(o); err != nil {
@@ -144,7 +148,7 @@ func (d *directRemux) object(o asf.MediaObject) error {
 	case d.video != nil && uint16(o.StreamNumber) == d.video.StreamNumber:
 		return d.videoObject(o)
 	case d.audio != nil && uint16(o.StreamNumber) == d.audio.StreamNumber:
-		if d.needKey && d.video != nil {
+		if !d.runOpen && d.video != nil {
 			return nil // audio waits for the video key frame that opens the run
 		}
 		pts := d.td.decode(uint64(o.PresentationTime)) * clock90k / 1000
@@ -187,7 +191,7 @@ func (d *directRemux) videoObject(o asf.MediaObject) error {
 		if !idr {
 			return nil
 		}
-		d.needKey = false
+		d.needKey, d.runOpen = false, true
 	}
 	if idr && d.sps != nil && d.pps != nil && !hasNALU(au, h264.NALUTypeSPS) {
 		au = append([][]byte{d.sps, d.pps}, au...)

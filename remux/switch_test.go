@@ -3,6 +3,8 @@ package remux
 import (
 	"context"
 	"io"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,4 +69,73 @@ func (m *modeProbe) Next(ctx context.Context) (Item, error) {
 		*m.modes = append(*m.modes, m.p.Metadata().Mode)
 	}
 	return Item{}, io.EOF
+}
+
+// lossySource drops packets [from, to) of a source: an upstream that lost them.
+type lossySource struct {
+	src      Source
+	n        int
+	from, to int
+}
+
+func (l *lossySource) Next(ctx context.Context) (Item, error) {
+	for {
+		it, err := l.src.Next(ctx)
+		if err != nil || it.Packet == nil {
+			return it, err
+		}
+		l.n++
+		if l.n <= l.from || l.n > l.to {
+			return it, nil
+		}
+	}
+}
+
+// TestDirectRemuxAfterLoss: lost packets in a direct-remuxed channel: video
+// resumes at the next key frame, so what HLS carries decodes without errors.
+func TestDirectRemuxAfterLoss(t *testing.T) {
+	spec := fixture.H264()
+	spec.Duration = 5 * time.Second
+	path := clip(t, spec)
+	_, pkts := readClip(t, path)
+	p, err := New(Options{SegmentDuration: time.Second, SegmentCount: 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	n := len(pkts)
+	f := runLive(t, p, &lossySource{src: NewFileSource(4, false, path), from: n * 2 / 5, to: n*2/5 + 3}, nil)
+	if len(f.errors) > 0 {
+		t.Fatalf("HTTP errors: %v", f.errors)
+	}
+	if m := p.Metadata(); m.Mode != "direct" {
+		t.Fatalf("mode %q", m.Mode)
+	}
+	for _, s := range f.streams {
+		file := s.file(t)
+		decodeCheck(t, file)
+		checkForward(t, s.uri, packetTimes(t, file), 1.5)
+		if strings.HasPrefix(s.uri, "video") {
+			// where frames are missing, the next one is a key frame
+			pr := ffprobe(t, file, "-show_entries", "frame=key_frame,pts_time")
+			gaps := 0
+			var prev float64
+			for i, fr := range pr.Frames {
+				ts, _ := strconv.ParseFloat(fr.PTSTime, 64)
+				if i > 0 && ts-prev > 0.06 { // 25 fps: 0.04 s per frame
+					gaps++
+					if fr.KeyFrame != 1 {
+						t.Errorf("frame at %.3f s after a gap from %.3f s is not a key frame", ts, prev)
+					}
+				}
+				prev = ts
+			}
+			if gaps == 0 {
+				t.Error("no gap in the video: the loss did not hit it")
+			}
+		}
+		if s.mediaTime() < 2*time.Second {
+			t.Errorf("%s: %v", s.uri, s.mediaTime())
+		}
+	}
 }
