@@ -30,6 +30,11 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	@for s in bench/*/run.sh; do [ -x "$$s" ] && "$$s" || true; done
 
+# Refreshes the vendored hls.js (newest 1.x unless HLSJS_VERSION is set); needs npm.
+HLSJS_VERSION ?=
+web:
+	./web/update-hlsjs.sh $(HLSJS_VERSION)
+
 # Runs every fuzz target for FUZZTIME each (Go runs one -fuzz target at a time).
 fuzz:
 	@for pkg in $$($(GO) list ./...); do \
