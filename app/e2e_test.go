@@ -24,6 +24,7 @@ import (
 
 	"github.com/mmsgate/mmsgate/internal/fixture"
 	"github.com/mmsgate/mmsgate/mmsserver"
+	"github.com/mmsgate/mmsgate/store"
 )
 
 // fixtureDir caches generated clips across tests and test runs.
@@ -283,6 +284,26 @@ func TestEndToEnd(t *testing.T) {
 	}
 	if bytes.Contains(m, []byte("upstream_bytes_total{channel=\"e2e\"} 0")) {
 		t.Errorf("no upstream bytes counted")
+	}
+	// Shutdown ends the upstream session properly: the client logs out
+	// (CLIENT_LOG, then CloseFile) and the session is stored as ended
+	// with its statistics.
+	ctxc, cancelc := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancelc()
+	if err := e.app.Close(ctxc); err != nil {
+		t.Fatal(err)
+	}
+	if len(up.srv.ClientLogs()) == 0 {
+		t.Errorf("the upstream got no client log at shutdown")
+	}
+	db, err := store.OpenSQLite(context.Background(), e.app.cfg.DataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	sess, err := db.GetSession(context.Background(), sessions.Items[0].ID)
+	if err != nil || sess.Outcome != "ended" || sess.Stats["packets_received"] == nil {
+		t.Errorf("session after shutdown: %+v %v", sess, err)
 	}
 }
 

@@ -461,7 +461,14 @@ func (r *runtime) session(reconnect bool) (wasLive bool, err error) {
 	}
 	r.skipPrefer = false
 	r.mu.Unlock()
-	up, err := r.g.cfg.Dial(ctx, DialRequest{Channel: cfg, PreferTransport: prefer, OnEvent: sl.emit,
+	// The session's own life (mmsclient ties it to the Dial context) must
+	// outlast ctx: when the channel stops, Next returns at once and Close
+	// then still has a live session to say StopPlaying, CLIENT_LOG and
+	// CloseFile with. ctx cancels the dial itself.
+	life, endLife := context.WithCancel(context.WithoutCancel(ctx))
+	defer endLife()
+	stopFollowing := context.AfterFunc(ctx, endLife)
+	up, err := r.g.cfg.Dial(life, DialRequest{Channel: cfg, PreferTransport: prefer, OnEvent: sl.emit,
 		Logger: r.g.log.With("channel", cfg.Name, "session", sl.id), DialContext: r.g.cfg.Policy.DialContext,
 		AllowHost: r.g.cfg.Policy.AllowHost})
 	if err != nil {
@@ -475,6 +482,12 @@ func (r *runtime) session(reconnect bool) (wasLive bool, err error) {
 			r.mu.Unlock()
 		}
 		return false, fmt.Errorf("dial: %w", err)
+	}
+	if !stopFollowing() {
+		// ctx ended while the dial completed: close at once.
+		up.Close()
+		outcome = "ended"
+		return false, nil
 	}
 	transport = up.Transport()
 	r.mu.Lock()

@@ -39,7 +39,9 @@ type DialRequest struct {
 	AllowHost   func(host string) error
 }
 
-// Dialer opens an upstream session and returns once its header is in.
+// Dialer opens an upstream session and returns once its header is in. Its
+// context governs the session's whole life: the supervisor cancels it only
+// after Close, so that Close can end the session gracefully.
 type Dialer func(ctx context.Context, req DialRequest) (Upstream, error)
 
 // Metadata describes what a channel plays.
