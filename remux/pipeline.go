@@ -271,7 +271,8 @@ func (p *Pipeline) transcode(in runInput) {
 }
 
 // WritePacket passes one full-size ASF data packet on; it is copied. It may
-// block while the transcoder is behind.
+// block while the transcoder is behind (backpressure for fast sources such
+// as files), at most 5 s per packet: then the packet is dropped for HLS.
 func (p *Pipeline) WritePacket(pkt []byte) error {
 	if p.closed.Load() {
 		return ErrClosed

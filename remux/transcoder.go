@@ -27,7 +27,8 @@ const (
 	drainTimeout      = 10 * time.Second // how long ffmpeg may take to flush after its input closed
 	stderrBurst       = 20               // stderr lines passed on as events per stderrWindow
 	stderrWindow      = 10 * time.Second
-	transcoderQueue   = 256 // packets between WritePacket and ffmpeg's stdin
+	transcoderQueue   = 256             // packets between WritePacket and ffmpeg's stdin
+	sendTimeout       = 5 * time.Second // longest WritePacket waits for room in that queue
 )
 
 // tcItem is one entry of the transcoder's input queue.
@@ -59,6 +60,7 @@ type transcoder struct {
 	runs int
 
 	childCPU atomic.Int64 // ns of user+system CPU of ffmpeg runs that ended
+	dropped  atomic.Int64 // packets dropped because ffmpeg was stalled
 }
 
 func newTranscoder(opts Options, out outParams, hls *hlsOutput) *transcoder {
@@ -84,12 +86,35 @@ func newTranscoder(opts Options, out outParams, hls *hlsOutput) *transcoder {
 
 // send queues an item; it blocks while ffmpeg is behind (backpressure on the
 // feeder) and returns false once the transcoder closed.
+//
+// A packet waits at most sendTimeout: a feeder is usually a protocol
+// goroutine with deadlines of its own, and an ffmpeg that takes this long is
+// stalled anyway (the watchdog restarts it); the packet is dropped then.
 func (t *transcoder) send(it tcItem) bool {
 	select {
 	case t.in <- it:
 		return true
 	case <-t.closed:
 		return false
+	default:
+	}
+	var timeout <-chan time.Time
+	if it.packet != nil {
+		tm := time.NewTimer(sendTimeout)
+		defer tm.Stop()
+		timeout = tm.C
+	}
+	select {
+	case t.in <- it:
+		return true
+	case <-t.closed:
+		return false
+	case <-timeout:
+		if n := t.dropped.Add(1); n == 1 || n%1000 == 0 {
+			t.log.Warn("transcoder queue full: packet dropped", "dropped", n)
+			t.onEvent.Emit(event.Loss, "transcoder behind: packets dropped", map[string]any{"count": n})
+		}
+		return true
 	}
 }
 
