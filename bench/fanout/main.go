@@ -141,6 +141,17 @@ func run(viewers int, duration time.Duration, nginxPath string) error {
 	if err := snapshot(base+"/hls/bench/", media, filepath.Join(root, "hls", "bench")); err != nil {
 		return err
 	}
+	// A Go static file server on the same snapshot: what net/http itself
+	// costs, apart from the gateway.
+	gln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	gsrv := &http.Server{Handler: http.FileServer(http.Dir(root))}
+	go gsrv.Serve(gln)
+	gs := load("http://"+gln.Addr().String()+"/hls/bench/", media, viewers, duration)
+	gsrv.Close()
+	fmt.Printf("Go file server: %d viewers, %.0f req/s, %d errors, %.1f MB/s\n", viewers, gs.rps, gs.errors, gs.mbps)
 	nbase, stop, err := startNginx(nginxPath, tmp, root)
 	if err != nil {
 		return err
@@ -149,7 +160,7 @@ func run(viewers int, duration time.Duration, nginxPath string) error {
 	ng := load(nbase+"/hls/bench/", media, viewers, duration)
 	fmt.Printf("nginx:   %d viewers, %.0f req/s, %d errors, %.1f MB/s\n", viewers, ng.rps, ng.errors, ng.mbps)
 	if ng.rps > 0 {
-		fmt.Printf("gateway/nginx: %.2fx (goal >= 0.5x)\n", gw.rps/ng.rps)
+		fmt.Printf("gateway/nginx: %.2fx (goal >= 0.5x), Go file server/nginx: %.2fx\n", gw.rps/ng.rps, gs.rps/ng.rps)
 	}
 	return nil
 }
