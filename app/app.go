@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,6 +103,13 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 		cfg.SegmentDuration = time.Second
 	}
 	redactor := gateway.NewRedactor()
+	if u, err := url.Parse(cfg.DatabaseURL); err == nil && u.User != nil {
+		// The database password stays out of the logs like channel passwords
+		// ("/" cannot start a channel name, so this entry is never replaced).
+		if pw, ok := u.User.Password(); ok {
+			redactor.Set("/database", u.User.Username(), pw)
+		}
+	}
 	// Every log line goes through the redactor: no channel password in any
 	// encoding reaches the logs, whoever logs it.
 	log := slog.New(redactor.Handler(cfg.Logger.Handler()))
