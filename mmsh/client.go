@@ -180,6 +180,8 @@ type Session struct {
 	selected   []uint16
 	packetSize int
 
+	meta      Metadata // from the latest $M (under mu)
+	mbuf      []byte   // $M payloads being assembled
 	rd        *Reader
 	pkt       Packet
 	assembly  []byte // $H payloads while a header is incomplete
@@ -538,12 +540,45 @@ func (s *Session) describe(ctx context.Context) error {
 			if done {
 				return nil
 			}
+		case TypeMetadata:
+			s.addMetadata(&s.pkt)
 		case TypeData, TypeEnd, TypeStreamChange:
 			if err := s.finishShortHeader(); err != nil {
 				return err
 			}
 			return nil
 		}
+	}
+}
+
+// addMetadata assembles $M payloads (split by AFFlags like headers,
+// 2.2.3.1.2) and keeps the entry's metadata (2.2.3.6): features and the
+// content description list. A malformed $M is ignored: it is optional.
+func (s *Session) addMetadata(p *Packet) {
+	if p.AFFlags&AFFirst != 0 {
+		s.mbuf = s.mbuf[:0]
+	}
+	single := p.AFFlags == 0 && len(s.mbuf) == 0
+	if len(s.mbuf)+len(p.Payload) > maxMetadataSize {
+		s.mbuf = s.mbuf[:0]
+		return
+	}
+	s.mbuf = append(s.mbuf, p.Payload...)
+	if p.AFFlags&AFLast == 0 && !single {
+		return
+	}
+	m, err := ParseMetadata(s.mbuf)
+	s.mbuf = s.mbuf[:0]
+	if err != nil {
+		s.log.Debug("mmsh: $M ignored", "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.meta = m
+	s.mu.Unlock()
+	if m.Features != nil {
+		s.features = m.Features
+		s.live = slices.Contains(m.Features, "broadcast") || slices.Contains(m.Features, "live")
 	}
 }
 
@@ -780,10 +815,13 @@ func (s *Session) next() (Item, error) {
 				s.announce = false
 				s.mu.Lock()
 				s.stats.Entries++
-				entry, hb := s.stats.Entries, s.headerBytes
+				entry, hb, title := s.stats.Entries, s.headerBytes, s.meta.Get("title")
+				if title == "" && s.header.ContentDescription != nil {
+					title = s.header.ContentDescription.Title
+				}
 				s.mu.Unlock()
 				s.ev.Emit(event.EntryChange, fmt.Sprintf("playlist entry %d: header of %d bytes", entry, len(hb)),
-					map[string]any{"entry": entry, "header_bytes": len(hb)})
+					map[string]any{"entry": entry, "header_bytes": len(hb), "title": title})
 				return Item{Header: hb}, nil
 			}
 			if done {
@@ -800,6 +838,8 @@ func (s *Session) next() (Item, error) {
 			return s.data(p)
 		case TypeStreamChange: // 2.2.3.2: a new entry's $M and $H follow
 			s.inHeader, s.announce, s.assembly = true, true, s.assembly[:0]
+		case TypeMetadata:
+			s.addMetadata(p)
 		case TypeEnd:
 			switch p.Reason {
 			case EndNextEntry: // $C follows
@@ -845,7 +885,8 @@ func (s *Session) data(p *Packet) (Item, error) {
 }
 
 // Seek restarts playback at t (on-demand content only): a new Play
-// request with stream-time (2.2.1.4.28, 3.1.4.7).
+// request with stream-time (2.2.1.4.28, 3.1.4.7). Canceling ctx while the
+// request is under way ends the session, as a failed Seek does.
 func (s *Session) Seek(ctx context.Context, t time.Duration) error {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
@@ -913,6 +954,18 @@ func (s *Session) Transport() string { return "http" }
 
 // Live reports whether the server announced a broadcast.
 func (s *Session) Live() bool { return s.live }
+
+// Metadata returns the latest $M of the server (2.2.3.6): playlist entry
+// id, features and content description list (title, author, ...). Servers
+// send it to clients of version 9 and later, such as this one.
+func (s *Session) Metadata() Metadata {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.meta
+	m.Features = slices.Clone(m.Features)
+	m.Descriptions = slices.Clone(m.Descriptions)
+	return m
+}
 
 // Features returns the server's features token (2.2.1.4.8).
 func (s *Session) Features() []string { return slices.Clone(s.features) }

@@ -141,3 +141,30 @@ func fuzzHeader(f *testing.F) []byte {
 	}
 	return hdr
 }
+
+// FuzzMetadata parses arbitrary $M payloads: no panic, limits kept, and
+// what AppendMetadata writes parses back the same.
+func FuzzMetadata(f *testing.F) {
+	f.Add([]byte("playlist-gen-id=2587, broadcast-id=0, features=\"seekable\"\x007,language,31,5,en-us,9,copyright,31,30,(c) 1999 Microsoft Corporation\r\n"))
+	f.Add([]byte("playlist-gen-id=1, broadcast-id=4294967295, features=\"broadcast,playlist\"\x00" + "8,language,31,0,,5,title,31,3,abc\r\n8,language,31,2,de,5,title,31,3,xyz\r\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ParseMetadata(b)
+		if err != nil {
+			return
+		}
+		n := 0
+		for _, d := range m.Descriptions {
+			n += len(d.Values) + 1
+		}
+		if n > 2*maxMetadataPairs {
+			t.Fatalf("%d pairs", n)
+		}
+		again, err := ParseMetadata(AppendMetadata(nil, &m))
+		if err != nil {
+			t.Fatalf("re-parse: %v", err)
+		}
+		if again.PlaylistGenID != m.PlaylistGenID || again.BroadcastID != m.BroadcastID {
+			t.Fatalf("round trip %+v != %+v", again, m)
+		}
+	})
+}

@@ -216,6 +216,11 @@ func TestMicrosoftFiles(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			_, want := sourcePackets(t, filepath.Join(dir, name))
 			s := dial(t, "mmsh://"+addr+"/"+name, Options{Streams: allStreams(t, filepath.Join(dir, name))})
+			if cd := s.Header().ContentDescription; cd != nil && cd.Title != "" {
+				if m := s.Metadata(); m.Get("title") != cd.Title || m.PlaylistGenID != 1 || len(m.Features) == 0 {
+					t.Errorf("$M %+v, header title %q", m, cd.Title)
+				}
+			}
 			_, got := readAll(t, s)
 			if len(got) != len(want) {
 				t.Fatalf("%d packets, want %d", len(got), len(want))

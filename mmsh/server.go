@@ -3,6 +3,7 @@ package mmsh
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
@@ -72,7 +73,6 @@ type Handler struct {
 	sources  map[string]Source
 	ntlm     map[string]ntlmPending // by remote address: NTLM is per connection
 	sessions atomic.Int64
-	nextID   atomic.Uint32
 }
 
 type ntlmPending struct {
@@ -152,7 +152,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	clientID := prag.ClientID
 	if clientID < 0 {
-		clientID = int64(h.nextID.Add(1)) ^ int64(randUint32()&0x7fff0000)
+		clientID = int64(randUint32() & 0x7fffffff) // a new session (2.2.1.4.5)
 	}
 	keep := h.KeepAlive
 	if keep <= 0 {
@@ -259,10 +259,24 @@ func features(e Entry, ci clientInfo) []string {
 // FFmpeg and VLC (NSPlayer/4 and /7) stop at an unknown packet type.
 func sendMetadata(ci clientInfo) bool { return ci.major >= 9 }
 
+// appendMetadata appends the $M packets of an entry (2.2.3.6), with the
+// title, author and copyright of its ASF header as the content description
+// list (2.2.4).
 func appendMetadata(dst []byte, genID uint32, e Entry, ci clientInfo) []byte {
-	// Metadata-Payload (2.2.3.6): no content description list.
-	s := fmt.Sprintf("playlist-gen-id=%d, broadcast-id=0, features=\"%s\"\x00", genID, strings.Join(features(e, ci), ","))
-	return AppendHeaderPackets(dst, TypeMetadata, []byte(s), 0)
+	m := Metadata{PlaylistGenID: genID, Features: features(e, ci)}
+	if h, err := asf.ParseHeader(e.Header); err == nil && h.ContentDescription != nil {
+		cd := h.ContentDescription
+		d := ContentDescription{}
+		for _, nv := range []NameValue{{"title", VTLPWSTR, cd.Title}, {"author", VTLPWSTR, cd.Author}, {"copyright", VTLPWSTR, cd.Copyright}} {
+			if nv.Value != "" {
+				d.Values = append(d.Values, nv)
+			}
+		}
+		if len(d.Values) > 0 {
+			m.Descriptions = []ContentDescription{d}
+		}
+	}
+	return AppendHeaderPackets(dst, TypeMetadata, AppendMetadata(nil, &m), 0)
 }
 
 func (h *Handler) describe(w http.ResponseWriter, r *http.Request, src Source, resp Pragma, ci clientInfo) {
@@ -483,7 +497,8 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request) bool {
 	if strings.EqualFold(scheme, "Basic") {
 		user, pass, err := auth.ParseBasicCredentials([]byte(token))
 		if err == nil && a.Lookup != nil {
-			if want, ok := a.Lookup(user, ""); ok && want == pass {
+			want, ok := a.Lookup(user, "")
+			if subtle.ConstantTimeCompare([]byte(want), []byte(pass)) == 1 && ok {
 				return true
 			}
 		}
