@@ -99,12 +99,14 @@ func (h *Handler) log() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// IsRequest reports whether r comes from an MS-WMSP client: a Windows
-// Media user agent (NSPlayer, NSServer, Windows-Media-Player) or any of
-// the protocol's Pragma tokens. Plain HTTP clients are not.
+// IsRequest reports whether r comes from an MS-WMSP client: the user
+// agent of its streaming stack (NSPlayer, NSServer; 2.2.1.8) or any of the
+// protocol's Pragma tokens. Plain HTTP clients are not, and neither is
+// Windows Media Player's "Windows-Media-Player/..." agent, which it uses
+// for plain progressive downloads.
 func IsRequest(r *http.Request) bool {
 	ua := r.Header.Get("User-Agent")
-	for _, p := range []string{"NSPlayer/", "NSServer/", "Windows-Media-Player/"} {
+	for _, p := range []string{"NSPlayer/", "NSServer/"} {
 		if strings.HasPrefix(ua, p) {
 			return true
 		}
@@ -126,7 +128,7 @@ type clientInfo struct {
 
 func parseUserAgent(ua string) clientInfo {
 	var ci clientInfo
-	for _, p := range []string{"NSPlayer/", "NSServer/", "Windows-Media-Player/"} {
+	for _, p := range []string{"NSPlayer/", "NSServer/"} {
 		if v, ok := strings.CutPrefix(ua, p); ok {
 			maj, _, _ := strings.Cut(v, ".")
 			ci.major, _ = strconv.Atoi(maj)
