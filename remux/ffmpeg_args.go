@@ -30,6 +30,8 @@ type runInput struct {
 	// output has a track the entry lacks, ffmpeg makes black frames or
 	// silence so that the channel's tracks never change.
 	hasVideo, hasAudio bool
+	// packetInterval is how often a packet comes at the entry's bit rate.
+	packetInterval time.Duration
 }
 
 // ffmpegArgs returns the arguments of one transcoder run: ASF on stdin,

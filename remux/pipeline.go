@@ -24,6 +24,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/mmsgate/mmsgate/asf"
 	"github.com/mmsgate/mmsgate/event"
@@ -223,8 +224,19 @@ func (p *Pipeline) startEntry(es entryStreams) error {
 	if p.opts.Transcode == TranscodeNever {
 		return &ContentError{Err: ErrUnsupportedCodec, Detail: "not H.264/AAC matching the channel, and transcoding is off"}
 	}
-	p.transcode(keyOf(es))
+	in := keyOf(es)
+	in.packetInterval = packetInterval(p.hdr)
+	p.transcode(in)
 	return nil
+}
+
+// packetInterval is the time between packets at the header's maximum bit rate.
+func packetInterval(h *asf.Header) time.Duration {
+	br := int64(h.FileProperties.MaxBitrate)
+	if br <= 0 {
+		return 0
+	}
+	return time.Duration(int64(h.PacketSize()) * 8 * int64(time.Second) / br)
 }
 
 // directFits reports whether es can be remuxed onto the channel's tracks.
@@ -321,7 +333,9 @@ func (p *Pipeline) route(b []byte, keyed bool) error {
 		if errors.As(err, &sw) {
 			p.log.Info("switching to transcoding", "reason", sw.reason)
 			p.onEvent.Emit(event.State, "switching to transcoding: "+sw.reason, map[string]any{"mode": "transcode"})
-			p.transcode(keyOf(p.es))
+			in := keyOf(p.es)
+			in.packetInterval = packetInterval(p.hdr)
+			p.transcode(in)
 			p.tc.send(tcItem{packet: b, keyed: true})
 			return nil
 		}

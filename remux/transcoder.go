@@ -152,7 +152,8 @@ func (t *transcoder) work() {
 		backoff   = restartBackoffMin
 		lastInput time.Time
 	)
-	idle := time.NewTimer(t.opts.IdleTimeout)
+	idleFor := t.opts.IdleTimeout
+	idle := time.NewTimer(idleFor)
 	defer idle.Stop()
 
 	// end finishes the current run: graceful (flush) or a kill.
@@ -204,19 +205,22 @@ func (t *transcoder) work() {
 			crashed()
 
 		case <-idle.C:
-			if run != nil && len(t.in) == 0 && time.Since(lastInput) >= t.opts.IdleTimeout {
+			if run != nil && len(t.in) == 0 && time.Since(lastInput) >= idleFor {
 				// the source paused (or stopped mid-stream): let ffmpeg
 				// flush what it holds so that viewers get it now.
 				end(true, "input idle")
 				waitKey = true
 			}
-			idle.Reset(t.opts.IdleTimeout)
+			idle.Reset(idleFor)
 
 		case it := <-t.in:
 			switch {
 			case it.header != nil:
 				end(true, "new header")
 				header, in, waitKey = it.header, it.in, false
+				// a very low bit rate stream sends a packet every few
+				// seconds: that is no pause
+				idleFor = max(t.opts.IdleTimeout, 4*in.packetInterval)
 			case it.flush:
 				end(true, "upstream gone")
 				waitKey = true
