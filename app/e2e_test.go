@@ -166,10 +166,25 @@ func ffprobeStreams(t *testing.T, url string) string {
 	return string(out)
 }
 
+// TestEndToEnd creates a channel by REST pointing at an in-process MMS
+// server and plays it as HLS and ASF with ffprobe; the session log, the
+// metrics and a graceful shutdown are checked, on SQLite and PostgreSQL.
 func TestEndToEnd(t *testing.T) {
 	clip := h264Clip(t)
+	for _, db := range []string{"sqlite", "postgres"} {
+		t.Run(db, func(t *testing.T) {
+			cfg := Config{}
+			if db == "postgres" {
+				cfg.DatabaseURL = store.PostgresTestURL(t)
+			}
+			endToEnd(t, clip, cfg)
+		})
+	}
+}
+
+func endToEnd(t *testing.T, clip string, cfg Config) {
 	up := startUpstream(t, clip, "127.0.0.1:0")
-	e := startApp(t, Config{})
+	e := startApp(t, cfg)
 	const password = "Secr3t-for-e2e-Ünïcode"
 	code, body := e.call(t, "POST", "/api/v1/channels", map[string]any{"name": "e2e",
 		"url": "mms://" + up.addr + "/live", "username": "viewer", "password": password, "outputs": []string{"hls", "asf"}})
@@ -296,7 +311,7 @@ func TestEndToEnd(t *testing.T) {
 	if len(up.srv.ClientLogs()) == 0 {
 		t.Errorf("the upstream got no client log at shutdown")
 	}
-	db, err := store.OpenSQLite(context.Background(), e.app.cfg.DataDir)
+	db, err := store.Open(context.Background(), e.app.cfg.DataDir, e.app.cfg.DatabaseURL)
 	if err != nil {
 		t.Fatal(err)
 	}
