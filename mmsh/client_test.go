@@ -396,11 +396,16 @@ func TestClientAuth(t *testing.T) {
 			if _, err := Dial(ctx, url, Options{Username: "alice", Password: "wrong"}); !errors.Is(err, ErrAuth) {
 				t.Errorf("wrong password: %v", err)
 			}
-			var log eventLog
-			s := dial(t, "mmsh://alice:s3cret@"+addr+"/"+filepath.Base(src), Options{OnEvent: log.add})
-			_, got := readAll(t, s)
-			if len(got) == 0 || s.Stats().AuthScheme == "" || log.count(event.Auth) == 0 {
-				t.Errorf("%d packets, scheme %q", len(got), s.Stats().AuthScheme)
+			for _, pipelined := range []bool{false, true} {
+				var log eventLog
+				s := dial(t, "mmsh://alice:s3cret@"+addr+"/"+filepath.Base(src), Options{OnEvent: log.add, Pipelined: pipelined})
+				_, got := readAll(t, s)
+				if len(got) == 0 || s.Stats().AuthScheme == "" || log.count(event.Auth) == 0 {
+					t.Errorf("%d packets, scheme %q", len(got), s.Stats().AuthScheme)
+				}
+				if err := s.KeepAlive(ctx); err != nil {
+					t.Errorf("KeepAlive (pipelined %v) with %s: %v", pipelined, scheme, err)
+				}
 			}
 		})
 	}
