@@ -37,19 +37,21 @@ func TestHLSFromSources(t *testing.T) {
 		codecs string // per media playlist, joined by ";"
 		mode   string
 		title  string
+		llhls  bool
 	}{
-		{"h264-aac-direct", clip(t, long(fixture.H264())), 4, "video:h264;audio:aac", "direct", ""},
-		{"wma-audio-only", clip(t, long(fixture.AudioOnly())), 4, "audio:aac", "transcode", ""},
-		{"msmpeg4-wmav1", clip(t, long(fixture.MSMPEG4())), 4, "video:h264;audio:aac", "transcode", ""},
-		{"glass.wmv", "/work/shared/media/glass.wmv", 0, "video:h264;audio:aac", "transcode", "Glass"},
-		{"jeanne.wma", "/work/shared/media/jeanne.wma", 0, "audio:aac", "transcode", "Jeanne"},
-		{"Sire.wma", "/work/shared/media/Sire.wma", 0, "audio:aac", "transcode", ""},
-		{"laure_multi.wma-mp3", "/work/shared/media/laure_multi.wma", 0, "audio:aac", "transcode", "Laure"},
+		{"h264-aac-direct", clip(t, long(fixture.H264())), 4, "video:h264;audio:aac", "direct", "", false},
+		{"wma-audio-only", clip(t, long(fixture.AudioOnly())), 4, "audio:aac", "transcode", "", false},
+		{"wma-audio-only-llhls", clip(t, long(fixture.AudioOnly())), 4, "audio:aac", "transcode", "", true},
+		{"msmpeg4-wmav1", clip(t, long(fixture.MSMPEG4())), 4, "video:h264;audio:aac", "transcode", "", false},
+		{"glass.wmv", "/work/shared/media/glass.wmv", 0, "video:h264;audio:aac", "transcode", "Glass", false},
+		{"jeanne.wma", "/work/shared/media/jeanne.wma", 0, "audio:aac", "transcode", "Jeanne", false},
+		{"Sire.wma", "/work/shared/media/Sire.wma", 0, "audio:aac", "transcode", "", false},
+		{"laure_multi.wma-mp3", "/work/shared/media/laure_multi.wma", 0, "audio:aac", "transcode", "Laure", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ev := newEvents()
-			p, err := New(Options{OnEvent: ev.fn(), SegmentDuration: time.Second, SegmentCount: 200})
+			p, err := New(Options{OnEvent: ev.fn(), SegmentDuration: time.Second, SegmentCount: 200, Outputs: Outputs{LLHLS: c.llhls}})
 			if err != nil {
 				t.Fatal(err)
 			}
