@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	ntlmssp "github.com/Azure/go-ntlmssp"
@@ -776,13 +777,22 @@ func (s *Session) Next(ctx context.Context) (Item, error) {
 	if closed || body == nil {
 		return Item{}, ErrClosed
 	}
-	// A blocked read ends when ctx ends: the body is closed under it.
+	// A blocked read ends when ctx ends: the body is closed under it. A
+	// server that trickles a packet byte by byte (each byte within
+	// IdleTimeout) is cut off too: one item must come within twice
+	// IdleTimeout.
 	stop := context.AfterFunc(ctx, func() { body.Close() })
 	defer stop()
+	var trickled atomic.Bool
+	watchdog := time.AfterFunc(2*s.opts.IdleTimeout, func() { trickled.Store(true); body.Close() })
 	it, err := s.next()
+	watchdog.Stop()
 	if err != nil {
-		if ctx.Err() != nil && s.ctx.Err() == nil {
+		switch {
+		case ctx.Err() != nil && s.ctx.Err() == nil:
 			err = fmt.Errorf("%w: %w", ErrClosed, ctx.Err())
+		case trickled.Load():
+			err = fmt.Errorf("%w: no complete packet within %v", ErrTimeout, 2*s.opts.IdleTimeout)
 		}
 		if !errors.Is(err, io.EOF) {
 			s.err = err

@@ -143,6 +143,17 @@ func TestHostileServers(t *testing.T) {
 			c.Write(AppendHeaderPackets(nil, TypeHeader, header, 0))
 			c.Write([]byte{0x24, 'D', 0x10, 0x00, 1, 2})
 		}), nil},
+		{"trickles a packet", play(func(c net.Conn) {
+			c.Write([]byte(okHead))
+			c.Write(AppendHeaderPackets(nil, TypeHeader, header, 0))
+			b, _ := AppendPacket(nil, &Packet{Type: TypeData, Payload: make([]byte, 2000)})
+			for _, x := range b {
+				if _, err := c.Write([]byte{x}); err != nil {
+					return
+				}
+				time.Sleep(200 * time.Millisecond) // always within IdleTimeout
+			}
+		}), ErrTimeout},
 		{"error HRESULT", play(func(c net.Conn) {
 			c.Write([]byte(okHead))
 			c.Write(AppendHeaderPackets(nil, TypeHeader, header, 0))
