@@ -78,6 +78,8 @@ func TestParseSloppy(t *testing.T) {
 			"", []string{"http://g.example/a.asf?MSWMExt=.asf", "http://10.0.0.1:80/a.asf?MSWMExt=.asf"}},
 		{"INI out of order", "[reference]\nRef2=mms://h.example/2\nref1 = mms://h.example/1\n", "", []string{"mms://h.example/1", "mms://h.example/2"}},
 		{"plain URL list", "mms://i.example/live\nhttp://i.example/backup.asf\n", "", []string{"mms://i.example/live", "http://i.example/backup.asf"}},
+		{"spaces around =, comment with a tag, entry BASE", `<Asx Version = "3.0" ><!-- <REF HREF="mms://commented/"> --><Entry><Base Href = "http://k.example/dir/" /><Ref href = 'a.asf'/></Entry><Entry><Ref href="b.asf"/></Entry></Asx>`,
+			"", []string{"http://k.example/dir/a.asf", "b.asf"}},
 		{"UTF-16 LE", string(utf16le(`<ASX version="3.0"><TITLE>Wide</TITLE><ENTRY><REF HREF="mms://j.example/"/></ENTRY></ASX>`)),
 			"Wide", []string{"mms://j.example/"}},
 	}

@@ -1,8 +1,14 @@
 package mmsh
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
 	"net/http"
 	"testing"
+
+	"github.com/mmsgate/mmsgate/internal/fixture"
 )
 
 func TestIsRequest(t *testing.T) {
@@ -26,5 +32,28 @@ func TestIsRequest(t *testing.T) {
 		if IsRequest(r) != tc.want || IsPlayRequest(r) != tc.play {
 			t.Errorf("%q %q: IsRequest %v IsPlayRequest %v", tc.ua, tc.pragma, IsRequest(r), IsPlayRequest(r))
 		}
+	}
+}
+
+func TestHandlerLookup(t *testing.T) {
+	src := clip(t, fixture.AudioOnly())
+	f, err := OpenFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := &Handler{Unpaced: true, Lookup: func(r *http.Request) (Source, error) {
+		if r.URL.Path == "/chan/radio" {
+			return f, nil
+		}
+		return nil, fmt.Errorf("no channel %s: %w", r.URL.Path, fs.ErrNotExist)
+	}}
+	addr := serve(t, h)
+	s := dial(t, "mmsh://"+addr+"/chan/radio", Options{})
+	if _, got := readAll(t, s); len(got) == 0 {
+		t.Error("no packets through Lookup")
+	}
+	if _, err := Dial(context.Background(), "mmsh://"+addr+"/chan/other", Options{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown channel: %v", err)
 	}
 }
