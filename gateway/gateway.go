@@ -270,6 +270,7 @@ func (g *Gateway) Delete(ctx context.Context, name string) error {
 		return err
 	}
 	g.cfg.Redactor.Set(name, "", "")
+	g.metrics.forget(name)
 	g.publish(StateEvent{Channel: name, Time: time.Now().UTC(), Change: "deleted"})
 	return nil
 }

@@ -112,3 +112,12 @@ func count(f map[string]any, key string) float64 {
 	}
 	return 0
 }
+
+// forget drops the series of a deleted channel.
+func (m *metrics) forget(channel string) {
+	for _, c := range []*prometheus.CounterVec{m.upstreamBytes, m.packetsLost, m.packetsRecovered, m.reconnects,
+		m.transcoderRestarts} {
+		c.DeleteLabelValues(channel)
+	}
+	m.viewerRequests.DeletePartialMatch(prometheus.Labels{"channel": channel})
+}
