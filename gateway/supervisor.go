@@ -497,9 +497,10 @@ func (r *runtime) session(reconnect bool) (wasLive bool, err error) {
 		if cerr := up.Close(); cerr != nil {
 			r.g.log.Debug("upstream close", "channel", r.name, "error", cerr)
 		}
+		// The client puts its own final statistics event into the log at
+		// Close; the session row keeps them too.
 		if s := up.Stats(); len(s) > 0 {
 			stats = s
-			sl.emit(event.New(event.Stats, "final statistics", s))
 		}
 		pipe.Discontinuity()
 	}()
