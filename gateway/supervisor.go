@@ -173,10 +173,13 @@ func (r *runtime) addViewer(key string, streaming bool) (func(), error) {
 	release := func() {
 		r.mu.Lock()
 		r.active--
+		now := time.Now()
 		if streaming {
 			r.streaming--
+		} else if _, ok := r.hls[key]; ok {
+			r.hls[key] = now // watched until its request ended
 		}
-		r.lastViewer = time.Now()
+		r.lastViewer = now
 		r.mu.Unlock()
 		r.poke()
 	}

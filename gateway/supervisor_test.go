@@ -89,10 +89,10 @@ func TestRetentionAndBackoff(t *testing.T) {
 			t.Fatalf("only %d dials", len(times))
 		}
 	}
-	// The gaps grow and stop growing at the cap (with slack for a loaded machine).
-	first, last := times[1].Sub(times[0]), times[7].Sub(times[6])
-	if last < 140*time.Millisecond || first > last || last > 2*time.Second {
-		t.Errorf("backoff gaps: first %v, last %v", first, last)
+	// The gaps reach the cap and stay near it (with slack for a loaded
+	// machine): the timer never fires early.
+	if last := times[7].Sub(times[6]); last < 150*time.Millisecond || last > 3*time.Second {
+		t.Errorf("backoff gap after 7 failures: %v, want about 160ms", last)
 	}
 	stt, _ := g.Status("down")
 	for deadline := time.Now().Add(10 * time.Second); stt.State != Failed && time.Now().Before(deadline); {
