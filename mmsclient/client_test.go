@@ -94,8 +94,25 @@ func TestUDPLossRecovered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	// The getters are safe while another goroutine plays (run with -race).
+	stop := make(chan struct{})
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+				_ = s.Stats()
+				_, _, _, _ = s.Played(), s.Bandwidth(), s.Header(), s.Streams()
+			}
+		}
+	}()
 	_, want := sourcePackets(t, src)
 	_, got := readAll(t, s)
+	close(stop)
+	<-polled
 	wantObj, gotObj := mediaObjects(t, want), mediaObjects(t, got)
 	missing := 0
 	for k := range wantObj {

@@ -289,7 +289,16 @@ func (s *Session) onData(d dataPacket, udp bool, at time.Time) error {
 	}
 	s.requestResend(s.reorder.add(seq, pkt, at))
 	s.popReady()
+	s.syncLoss()
 	return nil
+}
+
+// syncLoss copies the reorder buffer's counters for Stats, which may run
+// on another goroutine.
+func (s *Session) syncLoss() {
+	s.mu.Lock()
+	s.loss = s.reorder.st
+	s.mu.Unlock()
 }
 
 // seqFor reconstructs the 32-bit sequence number of a UDP Data packet from
@@ -417,6 +426,7 @@ func (s *Session) onTick(now time.Time) {
 	}
 	s.requestResend(s.reorder.tick(now))
 	s.popReady()
+	s.syncLoss()
 	s.reportLoss(false)
 }
 
@@ -560,6 +570,7 @@ func (s *Session) drainUDP(ctx context.Context) error {
 	s.probes = nil
 	s.reorder.advance(s.reorder.end, time.Now())
 	s.popReady()
+	s.syncLoss()
 	return nil
 }
 

@@ -119,6 +119,7 @@ type Session struct {
 	header      *asf.Header
 	headerBytes []byte
 	stats       Stats
+	loss        resendStats // a copy of reorder.st for the getters
 
 	packetSize int
 	streams    []streamInfo
@@ -664,11 +665,9 @@ func (s *Session) Stats() Stats {
 	st.Attempts = slices.Clone(st.Attempts)
 	st.Redirects = slices.Clone(st.Redirects)
 	st.Streams = slices.Clone(st.Streams)
-	if s.reorder != nil {
-		r := s.reorder.st
-		st.PacketsLostNet, st.PacketsLostCont, st.ResendRequests = r.LostNet, r.LostContNet, r.ResendRequests
-		st.Recovered, st.Resent, st.Lost, st.Late, st.Duplicates = r.Recovered, r.Resent, r.LostClient, r.Late, r.Duplicates
-	}
+	r := s.loss
+	st.PacketsLostNet, st.PacketsLostCont, st.ResendRequests = r.LostNet, r.LostContNet, r.ResendRequests
+	st.Recovered, st.Resent, st.Lost, st.Late, st.Duplicates = r.Recovered, r.Resent, r.LostClient, r.Late, r.Duplicates
 	st.Elapsed = time.Since(s.begin)
 	if secs := st.Elapsed.Seconds(); secs > 0 {
 		st.AvgBps = int64(float64(st.BytesReceived*8) / secs)
