@@ -255,3 +255,31 @@ func TestNowPlayingFromScriptCommands(t *testing.T) {
 		t.Errorf("events:\n%s", ev.dump())
 	}
 }
+
+// TestHeaderWithoutDataObject: an upstream may hand over the Header Object
+// alone; viewers and ffmpeg still get a Data Object header.
+func TestHeaderWithoutDataObject(t *testing.T) {
+	hdr, pkts := readClip(t, clip(t, fixture.AudioOnly()))
+	h, err := asf.ParseHeader(bytes.Clone(hdr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := New(Options{SegmentDuration: time.Second})
+	defer p.Close()
+	if err := p.WriteHeader(hdr[:len(h.Raw)]); err != nil {
+		t.Fatal(err)
+	}
+	if got := p.live[len(p.live)-asf.DataObjectHeaderSize:]; !bytes.Equal(got[:16], asf.DataObjectID[:]) {
+		t.Fatalf("live header does not end with a Data Object header")
+	}
+	for _, pk := range pkts {
+		if err := p.WritePacket(pk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.Discontinuity()
+	waitIdle(t, p)
+	if n := p.hls.sampleCount(); n < 100 {
+		t.Errorf("%d AAC frames from 3 s of audio", n)
+	}
+}
