@@ -386,3 +386,18 @@ func TestEventsSSE(t *testing.T) {
 		t.Fatalf("created %v failed %v (%v)", created, failed, sc.Err())
 	}
 }
+
+func TestHideUpstream(t *testing.T) {
+	err := fmt.Errorf("%w: dial: connect to metadata.example:1755: dial tcp 169.254.169.254:1755: refused; "+
+		"redirect to mms://other.example/x; [fe80::1%%eth0]:80; mms://up.example:8080/live", gateway.ErrUnavailable)
+	h := hideUpstream{err, []string{"mms://up.example:8080/live", "up.example:8080", "up.example"}}
+	got := h.Error()
+	for _, bad := range []string{"metadata.example", "169.254", "other.example", "fe80", "up.example"} {
+		if strings.Contains(got, bad) {
+			t.Errorf("%q in %q", bad, got)
+		}
+	}
+	if !errors.Is(h, gateway.ErrUnavailable) || !strings.Contains(got, "refused") {
+		t.Errorf("%q", got)
+	}
+}

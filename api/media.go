@@ -6,8 +6,10 @@ import (
 	"hash/maphash"
 	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 
@@ -48,18 +50,62 @@ func (a *API) viewerKey(r *http.Request) string {
 	return strconv.FormatUint(maphash.String(a.seed, host+"\x00"+r.UserAgent()), 36)
 }
 
-func (a *API) mediaError(w http.ResponseWriter, err error) {
-	// Media errors are public: the reason is said, upstream details are not.
+// mediaError answers a viewer. Media routes are public: the reason is said,
+// but where the upstream is (its URL, host, addresses) only to token holders.
+func (a *API) mediaError(w http.ResponseWriter, r *http.Request, name string, err error) {
 	switch {
 	case errors.Is(err, gateway.ErrNotFound):
 		writeError(w, http.StatusNotFound, "not_found", "no such channel or output")
 	case errors.Is(err, context.Canceled):
 		// The viewer went away; nobody reads the answer.
 		writeError(w, http.StatusServiceUnavailable, "unavailable", "request cancelled")
-	default:
+	case a.authorized(r):
 		a.fail(w, err)
+	default:
+		a.fail(w, hideUpstream{err, a.upstreamSpellings(name)})
 	}
 }
+
+// Where an upstream is, as reasons spell it: URLs (of the channel or of a
+// redirect hop), IPv4 and bracketed IPv6 addresses, host names.
+var (
+	urlRE  = regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]*://[^\s"]+`)
+	addrRE = regexp.MustCompile(`\[[0-9A-Fa-f:.%]+\](:\d+)?|\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b`)
+	hostRE = regexp.MustCompile(`\b([A-Za-z0-9-]+\.)+[A-Za-z]{2,}(:\d+)?\b`)
+)
+
+func (a *API) upstreamSpellings(name string) []string {
+	c, err := a.g.Get(name)
+	if err != nil {
+		return nil
+	}
+	out := []string{c.URL}
+	if u, err := url.Parse(c.URL); err == nil {
+		out = append(out, u.Host, u.Hostname())
+	}
+	return out
+}
+
+// hideUpstream is err with the upstream's URL, host and any address
+// replaced; errors.Is still sees the original.
+type hideUpstream struct {
+	err       error
+	spellings []string
+}
+
+func (h hideUpstream) Error() string {
+	msg := h.err.Error()
+	for _, s := range h.spellings {
+		if s != "" {
+			msg = strings.ReplaceAll(msg, s, "[upstream]")
+		}
+	}
+	msg = urlRE.ReplaceAllString(msg, "[url]")
+	msg = addrRE.ReplaceAllString(msg, "[address]")
+	return hostRE.ReplaceAllString(msg, "[host]")
+}
+
+func (h hideUpstream) Unwrap() error { return h.err }
 
 func (a *API) hls(w http.ResponseWriter, r *http.Request) {
 	name, file := chi.URLParam(r, "name"), chi.URLParam(r, "*")
@@ -70,7 +116,7 @@ func (a *API) hls(w http.ResponseWriter, r *http.Request) {
 	output := "hls"
 	c, err := a.g.Get(name)
 	if err != nil {
-		a.mediaError(w, err)
+		a.mediaError(w, r, name, err)
 		return
 	}
 	if !gateway.HasOutput(c, "hls") {
@@ -82,7 +128,7 @@ func (a *API) hls(w http.ResponseWriter, r *http.Request) {
 	// request's context.
 	v, err := a.g.Watch(r.Context(), name, output, a.viewerKey(r), false)
 	if err != nil {
-		a.mediaError(w, err)
+		a.mediaError(w, r, name, err)
 		return
 	}
 	defer v.Release()
@@ -102,7 +148,7 @@ func (a *API) asf(w http.ResponseWriter, r *http.Request) {
 	}
 	v, err := a.g.Watch(r.Context(), name, "asf", a.viewerKey(r), r.Method == http.MethodGet)
 	if err != nil {
-		a.mediaError(w, err)
+		a.mediaError(w, r, name, err)
 		return
 	}
 	defer v.Release()

@@ -197,8 +197,13 @@ func TestUpstreamDenied(t *testing.T) {
 		}
 		b, _ = io.ReadAll(r.Body)
 		r.Body.Close()
-		if r.StatusCode != 503 {
+		if r.StatusCode != 503 || !strings.Contains(string(b), "upstream denied") {
 			t.Errorf("%s: %d %s", c.name, r.StatusCode, b)
+		}
+		// The public answer says why, not where the upstream is.
+		if strings.Contains(string(b), "169.254") || strings.Contains(string(b), "metadata.example") ||
+			strings.Contains(string(b), "127.0.0.1") {
+			t.Errorf("%s: the public answer names the upstream: %s", c.name, b)
 		}
 		_, b = e.call(t, "GET", "/api/v1/channels/"+c.name+"/sessions", nil)
 		var l struct {
