@@ -392,6 +392,9 @@ func TestHideUpstream(t *testing.T) {
 		"redirect to mms://other.example/x; [fe80::1%%eth0]:80; mms://up.example:8080/live", gateway.ErrUnavailable)
 	h := hideUpstream{err, []string{"mms://up.example:8080/live", "up.example:8080", "up.example"}}
 	got := h.Error()
+	if !strings.Contains(got, "[upstream]") {
+		t.Errorf("channel URL not marked: %q", got)
+	}
 	for _, bad := range []string{"metadata.example", "169.254", "other.example", "fe80", "up.example"} {
 		if strings.Contains(got, bad) {
 			t.Errorf("%q in %q", bad, got)

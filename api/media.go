@@ -70,7 +70,7 @@ func (a *API) mediaError(w http.ResponseWriter, r *http.Request, name string, er
 // redirect hop), IPv4 and bracketed IPv6 addresses, host names.
 var (
 	urlRE  = regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]*://[^\s"]+`)
-	addrRE = regexp.MustCompile(`\[[0-9A-Za-z:.%]+\](:\d+)?|\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b`)
+	addrRE = regexp.MustCompile(`\[[0-9A-Za-z.%]*:[0-9A-Za-z:.%]*\](:\d+)?|\b\d{1,3}(\.\d{1,3}){3}(:\d+)?\b`)
 	hostRE = regexp.MustCompile(`\b([A-Za-z0-9-]+\.)+[A-Za-z]{2,}(:\d+)?\b`)
 )
 
