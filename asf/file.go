@@ -2,10 +2,8 @@ package asf
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
-	"time"
 )
 
 // File is an ASF file opened for random access to its data packets.
@@ -113,49 +111,6 @@ func (f *File) ReadPacket(n uint64, buf []byte) ([]byte, error) {
 		return nil, fmt.Errorf("asf: reading packet %d: %w", n, err)
 	}
 	return buf, nil
-}
-
-// PacketForTime returns the packet to start from to present time t
-// (presentation time without the preroll): through the Simple Index when
-// present, else the Index Object, else the last packet whose send time is
-// not after t (binary search).
-func (f *File) PacketForTime(t time.Duration) (uint64, error) {
-	if f.PacketCount == 0 {
-		return 0, errors.New("asf: file has no data packets")
-	}
-	if t <= 0 {
-		return 0, nil
-	}
-	if f.SimpleIndex != nil {
-		if n, err := f.SimpleIndex.Packet(t); err == nil && uint64(n) < f.PacketCount {
-			return uint64(n), nil
-		}
-	}
-	if f.Index != nil {
-		if off, err := f.Index.Offset(t, 0); err == nil && off/uint64(f.PacketSize) < f.PacketCount {
-			return off / uint64(f.PacketSize), nil
-		}
-	}
-	ms := uint32(min(t/time.Millisecond, 1<<32-1))
-	buf := make([]byte, f.PacketSize)
-	var p Packet
-	lo, hi := uint64(0), f.PacketCount // invariant: answer in [lo, hi)
-	for hi-lo > 1 {
-		mid := lo + (hi-lo)/2
-		b, err := f.ReadPacket(mid, buf)
-		if err != nil {
-			return 0, err
-		}
-		if err := p.parseInfo(b); err != nil {
-			return 0, fmt.Errorf("asf: packet %d: %w", mid, err)
-		}
-		if p.SendTime <= ms {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo, nil
 }
 
 // AppendDataObjectHeader appends the 50 bytes of a Data Object (5.1) that

@@ -51,35 +51,9 @@ func TestPacketForTimeSimpleIndex(t *testing.T) {
 	}
 }
 
-// TestPacketForTimeSendTime: without an index, the packet is the last one
-// whose send time is not after the time.
-func TestPacketForTimeSendTime(t *testing.T) {
-	for _, path := range allFiles(t) {
-		f, _ := openTestFile(t, path)
-		f.SimpleIndex, f.Index = nil, nil
-		send := make([]uint32, f.PacketCount)
-		var p Packet
-		for n := range send {
-			b, _ := f.ReadPacket(uint64(n), nil)
-			if err := p.Unmarshal(b); err != nil {
-				t.Fatal(err)
-			}
-			send[n] = p.SendTime
-		}
-		for _, ms := range []uint32{0, 1, 500, 1234, 2000, send[len(send)/2], send[len(send)-1] + 1000} {
-			n, err := f.PacketForTime(time.Duration(ms) * time.Millisecond)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ms > 0 && (send[n] > ms || (n+1 < uint64(len(send)) && send[n+1] <= ms)) {
-				t.Errorf("%s: %d ms -> packet %d (send time %d)", path, ms, n, send[n])
-			}
-		}
-	}
-}
-
-// TestIndexObject: an Index Object appended to a file is read by OpenFile
-// and used by PacketForTime; lying counts give errors.
+// TestIndexObject: an Index Object appended to a file is read by OpenFile,
+// its blocks are looked up in order, and PacketForTime uses one that is keyed
+// like the Simple Index (presentation time, preroll included).
 func TestIndexObject(t *testing.T) {
 	raw, err := readFileBytes(generatedFiles(t)[0])
 	if err != nil {
@@ -108,16 +82,49 @@ func TestIndexObject(t *testing.T) {
 	if g.Index == nil || len(g.Index.Blocks) != 2 {
 		t.Fatalf("index: %+v", g.Index)
 	}
-	g.SimpleIndex = nil
 	for _, c := range []struct {
 		at   time.Duration
 		want uint64
 	}{{0, 0}, {1500 * time.Millisecond, 3}, {2 * time.Second, 6}, {time.Hour, 6}} {
-		n, err := g.PacketForTime(c.at)
-		if err != nil || n != c.want {
-			t.Errorf("%v: packet %d (%v), want %d", c.at, n, err, c.want)
+		off, err := g.Index.Offset(c.at, 0)
+		if err != nil || off != c.want*uint64(ps) {
+			t.Errorf("%v: offset %d (%v), want packet %d", c.at, off, err, c.want)
 		}
 	}
+
+	// a true index of the video stream, one entry a second
+	pf := factsOf(t, f)
+	preroll := time.Duration(f.Header.FileProperties.Preroll) * time.Millisecond
+	var good []byte
+	good = putU32(good, 1000)
+	good = putU16(good, 1)
+	good = putU32(good, 1)
+	good = putU16(good, uint16(pf.video))
+	good = putU16(good, 3) // Nearest Past Cleanpoint
+	const entries = 8
+	good = putU32(good, entries)
+	good = putU64(good, 0)
+	for i := range entries {
+		n := 0
+		for m, k := range pf.key {
+			if k >= 0 && k+preroll <= time.Duration(i)*time.Second {
+				n = m
+			}
+		}
+		good = putU32(good, uint32(n)*ps)
+	}
+	file = append(append([]byte(nil), raw...), makeObject(IndexObjectID, good)...)
+	if g, err = OpenFile(bytes.NewReader(file), int64(len(file))); err != nil {
+		t.Fatal(err)
+	}
+	g.SimpleIndex = nil
+	for _, ms := range []int{0, 700, 1000, 1500, 2100, 2900, 10000} {
+		at := time.Duration(ms) * time.Millisecond
+		if n, err := g.PacketForTime(at); err != nil || n != pf.want(at) {
+			t.Errorf("%v: packet %d (%v), want %d", at, n, err, pf.want(at))
+		}
+	}
+
 	for cut := 0; cut < len(body); cut++ {
 		if _, err := ParseIndex(body[:cut]); err == nil {
 			t.Fatalf("index cut at %d accepted", cut)

@@ -8,6 +8,9 @@ import (
 
 // SimpleIndex is a Simple Index Object (6.1): for every Time Interval of
 // presentation time, the packet holding the nearest preceding key frame.
+// Presentation times include the preroll: entry i is for the key frames
+// presented at or before i×EntryTimeInterval, media time i×EntryTimeInterval -
+// preroll (FFmpeg's asfenc and Microsoft's files agree).
 type SimpleIndex struct {
 	FileID            GUID
 	EntryTimeInterval uint64 // 100-ns units
@@ -40,8 +43,9 @@ func ParseSimpleIndex(b []byte) (*SimpleIndex, error) {
 	return s, nil
 }
 
-// Packet returns the packet number for presentation time t (without the
-// preroll).
+// Packet returns the packet number of the entry for presentation time t,
+// preroll included (add the preroll to a media time). File.PacketForTime
+// checks what the entry says.
 func (s *SimpleIndex) Packet(t time.Duration) (uint32, error) {
 	if len(s.Entries) == 0 || s.EntryTimeInterval == 0 {
 		return 0, errors.New("asf: empty Simple Index")
@@ -109,7 +113,8 @@ func ParseIndex(b []byte) (*Index, error) {
 }
 
 // Offset returns the byte offset (from the first data packet) for
-// presentation time t using specifier spec.
+// presentation time t, preroll included as for SimpleIndex, using
+// specifier spec.
 func (x *Index) Offset(t time.Duration, spec int) (uint64, error) {
 	if spec < 0 || spec >= len(x.Specifiers) || x.EntryTimeInterval == 0 {
 		return 0, errors.New("asf: no such index specifier")
