@@ -14,12 +14,13 @@ import (
 // Channel is a configured upstream (store.Channel is its persisted form).
 type Channel = store.Channel
 
-// Accepted values of the channel fields.
+// Accepted values of the channel fields (fixed; unexported so that no caller
+// can change them).
 var (
-	Schemes    = []string{"mms", "mmst", "mmsu", "mmsh", "http"}
-	Transports = []string{"auto", "udp", "tcp", "http"}
-	Outputs    = []string{"hls", "llhls", "asf"}
-	Transcodes = []string{"auto", "always", "never"}
+	schemes    = []string{"mms", "mmst", "mmsu", "mmsh", "http"}
+	transports = []string{"auto", "udp", "tcp", "http"}
+	outputs    = []string{"hls", "llhls", "asf"}
+	transcodes = []string{"auto", "always", "never"}
 )
 
 var (
@@ -56,8 +57,8 @@ func Normalize(c Channel) (Channel, error) {
 		return c, invalid("url does not parse")
 	}
 	u.Scheme = strings.ToLower(u.Scheme)
-	if !slices.Contains(Schemes, u.Scheme) {
-		return c, invalid("url scheme must be one of %s", strings.Join(Schemes, ", "))
+	if !slices.Contains(schemes, u.Scheme) {
+		return c, invalid("url scheme must be one of %s", strings.Join(schemes, ", "))
 	}
 	if u.Host == "" || u.Hostname() == "" || u.Opaque != "" {
 		return c, invalid("url needs a host")
@@ -81,8 +82,8 @@ func Normalize(c Channel) (Channel, error) {
 			c.Transport = "auto"
 		}
 	}
-	if !slices.Contains(Transports, c.Transport) {
-		return c, invalid("transport must be one of %s", strings.Join(Transports, ", "))
+	if !slices.Contains(transports, c.Transport) {
+		return c, invalid("transport must be one of %s", strings.Join(transports, ", "))
 	}
 	switch {
 	case u.Scheme == "mmst" && c.Transport != "tcp" && c.Transport != "auto",
@@ -101,8 +102,8 @@ func Normalize(c Channel) (Channel, error) {
 	}
 	var outs []string
 	for _, o := range c.Outputs {
-		if !slices.Contains(Outputs, o) {
-			return c, invalid("outputs must be taken from %s", strings.Join(Outputs, ", "))
+		if !slices.Contains(outputs, o) {
+			return c, invalid("outputs must be taken from %s", strings.Join(outputs, ", "))
 		}
 		if !slices.Contains(outs, o) {
 			outs = append(outs, o)
@@ -112,8 +113,8 @@ func Normalize(c Channel) (Channel, error) {
 	if c.Transcode == "" {
 		c.Transcode = "auto"
 	}
-	if !slices.Contains(Transcodes, c.Transcode) {
-		return c, invalid("transcode must be one of %s", strings.Join(Transcodes, ", "))
+	if !slices.Contains(transcodes, c.Transcode) {
+		return c, invalid("transcode must be one of %s", strings.Join(transcodes, ", "))
 	}
 	if c.MaxBandwidth < 0 || c.MaxBandwidth > maxBandwidthCap {
 		return c, invalid("max_bandwidth must be between 0 (no cap) and %d bits/s", int64(maxBandwidthCap))

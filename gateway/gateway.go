@@ -536,4 +536,4 @@ func (g *Gateway) runningSession(id int64) *sessionLog {
 }
 
 // Output names accepted by Watch.
-func ValidOutput(o string) bool { return slices.Contains(Outputs, o) }
+func ValidOutput(o string) bool { return slices.Contains(outputs, o) }
