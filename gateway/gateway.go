@@ -535,5 +535,5 @@ func (g *Gateway) runningSession(id int64) *sessionLog {
 	return g.sessions[id]
 }
 
-// Output names accepted by Watch.
+// ValidOutput reports whether o names an output ("hls", "llhls", "asf").
 func ValidOutput(o string) bool { return slices.Contains(outputs, o) }
