@@ -35,7 +35,7 @@ func readClip(t testing.TB, path string) ([]byte, [][]byte) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		pkts = append(pkts, it.Packet)
+		pkts = append(pkts, bytes.Clone(it.Packet))
 	}
 	return first.Header, pkts
 }

@@ -2,6 +2,7 @@ package remux
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -164,7 +165,7 @@ func TestPassthroughSlowViewerDropped(t *testing.T) {
 		if err != nil {
 			break
 		}
-		pkts = append(pkts, it.Packet)
+		pkts = append(pkts, bytes.Clone(it.Packet))
 	}
 
 	// the slow one: sends its request and never reads

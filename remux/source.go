@@ -58,6 +58,7 @@ func Feed(ctx context.Context, src Source, p *Pipeline) error {
 
 // FileSource plays ASF files one after the other, as a server-side playlist
 // would: each file's header, then its packets, paced by their send times.
+// An Item's Packet is valid until the next call of Next (Pipeline copies it).
 type FileSource struct {
 	// Speed is the pace relative to real time (2 = twice as fast); 0 means
 	// as fast as the reader takes them.
@@ -72,6 +73,7 @@ type FileSource struct {
 	n     uint64
 	start time.Time // wall time of the file's first packet
 	first uint32    // its send time
+	buf   []byte    // reused: a Packet is valid until the next call
 }
 
 // NewFileSource returns a source playing paths in order.
@@ -93,7 +95,8 @@ func (s *FileSource) Next(ctx context.Context) (Item, error) {
 			return Item{Header: hdr}, nil
 		}
 	}
-	pkt, err := s.af.ReadPacket(s.n, nil)
+	pkt, err := s.af.ReadPacket(s.n, s.buf)
+	s.buf = pkt
 	if err != nil {
 		return Item{}, fmt.Errorf("remux: %s packet %d: %w", s.f.Name(), s.n, err)
 	}
