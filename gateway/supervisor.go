@@ -188,16 +188,20 @@ func (r *runtime) addViewer(key string, streaming bool) (func(), error) {
 
 // waitReady waits until the channel is live (or reconnecting with a
 // pipeline that still serves its viewers) or has failed.
+//
+// A viewer that finds the channel failed waits for the outcome of the next
+// attempt, which its arrival brings forward (see sleep): a click on a
+// channel whose upstream is back plays.
 func (r *runtime) waitReady(ctx context.Context) (Pipeline, error) {
 	var timeout <-chan time.Time
-	for {
+	for first := true; ; first = false {
 		r.mu.Lock()
 		state, reason, pipe, changed := r.state, r.reason, r.pipe, r.changed
 		r.mu.Unlock()
 		switch {
 		case (state == Live || state == Reconnecting) && pipe != nil:
 			return pipe, nil
-		case state == Failed:
+		case state == Failed && !first:
 			return nil, fmt.Errorf("%w: %s", ErrUnavailable, reason)
 		}
 		if timeout == nil {
@@ -310,14 +314,35 @@ func (r *runtime) loop() {
 			max = r.g.cfg.BackoffActive
 		}
 		backoff = min(backoff, max)
-		t := time.NewTimer(backoff)
-		select {
-		case <-r.ctx.Done():
-			t.Stop()
+		if !r.sleep(backoff) {
 			return
-		case <-t.C:
 		}
 		backoff = min(backoff*2, max)
+	}
+}
+
+// sleep waits d before the next attempt, less when a viewer arrives meanwhile
+// (the wait shrinks to BackoffActive) or the channel is no longer wanted. It
+// returns false when the supervisor ends.
+func (r *runtime) sleep(d time.Duration) bool {
+	deadline := time.Now().Add(d)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return false
+		case <-t.C:
+			return true
+		case <-r.wake:
+			if !r.wanted() {
+				return true
+			}
+			if active := r.g.cfg.BackoffActive; r.watched() && time.Until(deadline) > active {
+				deadline = time.Now().Add(active)
+				t.Reset(active)
+			}
+		}
 	}
 }
 

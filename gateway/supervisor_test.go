@@ -126,3 +126,64 @@ func TestRetentionAndBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestViewerShortensBackoff: an on-demand channel that failed without
+// viewers waits BackoffIdle, but a viewer arriving cuts the wait to
+// BackoffActive.
+func TestViewerShortensBackoff(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	dials := make(chan struct{}, 100)
+	first := true
+	g, err := New(ctx, Config{Store: st, NewPipeline: newRemux, Grace: time.Hour, ViewerTimeout: time.Millisecond,
+		BackoffMin: time.Hour, BackoffActive: 50 * time.Millisecond, BackoffIdle: time.Hour,
+		Dial: func(ctx context.Context, req DialRequest) (Upstream, error) {
+			dials <- struct{}{}
+			if first {
+				// Fail only after the first viewer has given up.
+				first = false
+				time.Sleep(300 * time.Millisecond)
+			}
+			return nil, fmt.Errorf("upstream down")
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close(ctx)
+	if _, err := g.Create(ctx, Channel{Name: "od", URL: "mms://example.com/x", OnDemand: true}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	if _, err := g.Watch(wctx, "od", "hls", "k1", false); err == nil {
+		t.Fatal("watch of a channel that cannot start succeeded")
+	}
+	cancel()
+	<-dials
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if s, _ := g.Status("od"); s.State == Failed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not failed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	// No viewer: the channel sleeps its idle backoff (an hour).
+	select {
+	case <-dials:
+		t.Fatal("retried without a viewer")
+	case <-time.After(300 * time.Millisecond):
+	}
+	start := time.Now()
+	g.Watch(ctx, "od", "hls", "k2", false)
+	select {
+	case <-dials:
+		t.Logf("retried %v after the viewer came", time.Since(start))
+	case <-time.After(10 * time.Second):
+		t.Fatal("a viewer did not shorten the backoff")
+	}
+}
