@@ -404,3 +404,25 @@ func TestHideUpstream(t *testing.T) {
 		t.Errorf("%q", got)
 	}
 }
+
+func TestMediaRoutes(t *testing.T) {
+	e := newEnv(t, false)
+	if r := e.do(t, "POST", "/api/v1/channels", testToken, `{"name":"m","url":"mms://example.com/x","outputs":["asf"]}`); r.code != 201 {
+		t.Fatal(r.body)
+	}
+	r := e.do(t, "OPTIONS", "/hls/m/index.m3u8", "", "")
+	if r.code != 204 || r.hdr.Get("Access-Control-Allow-Origin") != "*" || !strings.Contains(r.hdr.Get("Access-Control-Allow-Methods"), "GET") {
+		t.Fatalf("preflight: %d %v", r.code, r.hdr)
+	}
+	for _, p := range []string{"/hls/none/index.m3u8", "/hls/m/index.m3u8", "/hls/m/..%2f..%2fx", "/hls/m/.x", "/asf/none", "/asf/a%20b"} {
+		r := e.do(t, "GET", p, "", "")
+		if r.code != 404 || r.hdr.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("%s: %d %v %s", p, r.code, r.hdr, r.body)
+		}
+	}
+	// The channel cannot start here (no upstream): 503 with the reason.
+	r = e.do(t, "GET", "/asf/m", "", "")
+	if r.code != 503 || errCode(t, r) != "unavailable" || !strings.Contains(r.body, "pipeline") {
+		t.Errorf("asf: %d %s", r.code, r.body)
+	}
+}
