@@ -132,6 +132,12 @@ func (a *API) hls(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer v.Release()
+	if md := v.Pipeline.Metadata(); file == "index.m3u8" && md.Mode == "" && md.Error != "" {
+		// A new viewer would wait for segments that never come. (Viewers
+		// that have their playlists keep them.)
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "no HLS for this channel now: "+md.Error)
+		return
+	}
 	if r.Method == http.MethodHead {
 		// The muxer only answers GET; net/http drops the body of a HEAD
 		// response by itself.

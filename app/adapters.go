@@ -119,23 +119,22 @@ func newPipeline(ffmpeg string, maxViewers int, segment time.Duration) gateway.P
 		if err != nil {
 			return nil, err
 		}
-		return &pipeline{Pipeline: p, onEvent: onEvent}, nil
+		return &pipeline{Pipeline: p}, nil
 	}
 }
 
 type pipeline struct {
 	*remux.Pipeline
-	onEvent event.Func
 }
 
-// WriteHeader passes content errors (an entry without HLS: encrypted,
-// unsupported codec) to the session log instead of failing the session:
-// ASF passthrough still carries the entry and the next entry may play.
+// WriteHeader does not fail the session for a content error (an entry
+// without HLS: encrypted, unsupported codec): the pipeline has logged it,
+// ASF passthrough still carries the entry and the next entry may play; HLS
+// viewers are told the reason (Metadata.Error).
 func (p *pipeline) WriteHeader(hdr []byte) error {
 	err := p.Pipeline.WriteHeader(hdr)
 	var ce *remux.ContentError
 	if errors.As(err, &ce) {
-		p.onEvent.Emit(event.Error, "no HLS for this entry: "+err.Error(), map[string]any{"error": err.Error()})
 		return nil
 	}
 	return err
@@ -144,7 +143,7 @@ func (p *pipeline) WriteHeader(hdr []byte) error {
 func (p *pipeline) Metadata() gateway.Metadata {
 	m := p.Pipeline.Metadata()
 	out := gateway.Metadata{Title: m.Title, Author: m.Author, Copyright: m.Copyright, Description: m.Description,
-		NowPlaying: m.NowPlaying, Bitrate: int64(m.Bitrate), Mode: m.Mode}
+		NowPlaying: m.NowPlaying, Bitrate: int64(m.Bitrate), Mode: m.Mode, Error: m.Error}
 	for _, s := range m.Streams {
 		out.Streams = append(out.Streams, s.Type+" "+s.Codec)
 	}

@@ -52,6 +52,9 @@ type Metadata struct {
 	// Mode is how HLS is made: "direct", "transcode" (an ffmpeg runs) or ""
 	// (none yet). A pipeline that transcodes holds a transcoder slot.
 	Mode string
+	// Error says why the current entry gives no HLS (encrypted, codec not
+	// supported with transcoding off); "" when HLS plays.
+	Error string
 }
 
 // Pipeline turns one channel's ASF into what viewers get (a remux.Pipeline in

@@ -1,0 +1,57 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mmsgate/mmsgate/internal/fixture"
+	"github.com/mmsgate/mmsgate/mmsserver"
+)
+
+// TestNoHLSReason: a WMV2 channel with transcoding off has no HLS: a viewer
+// is told why at once (503 with the reason), ASF passthrough still plays.
+func TestNoHLSReason(t *testing.T) {
+	h264Clip(t) // skips without ffmpeg
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	clip, err := fixture.Generate(ctx, fixtureDir(t), fixture.WMV2())
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := &mmsserver.Server{}
+	if err := up.AddLive("live", clip); err != nil {
+		t.Fatal(err)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	go up.Serve(ln)
+	defer up.Shutdown(context.Background())
+	e := startApp(t, Config{})
+	if code, b := e.call(t, "POST", "/api/v1/channels", map[string]any{"name": "wmv", "url": "mms://" + ln.Addr().String() + "/live",
+		"transport": "tcp", "transcode": "never"}); code != 201 {
+		t.Fatalf("%d %s", code, b)
+	}
+	start := time.Now()
+	code, body := e.media(t, "/hls/wmv/index.m3u8", "v")
+	if code != 503 || !strings.Contains(body, "no HLS") || time.Since(start) > 15*time.Second {
+		t.Fatalf("HLS of WMV2 without transcoding: %d %s after %v", code, body, time.Since(start))
+	}
+	t.Logf("%s", body)
+	req, _ := http.NewRequest("GET", e.srv.URL+"/asf/wmv", nil)
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b := make([]byte, 4096)
+	n, _ := io.ReadAtLeast(resp.Body, b, 1024)
+	if resp.StatusCode != 200 || n < 1024 {
+		t.Fatalf("ASF: %d, %d bytes", resp.StatusCode, n)
+	}
+}
