@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -267,4 +268,35 @@ func TestRedirectFollowed(t *testing.T) {
 	if !errors.Is(err, ErrRedirects) || calls != 2 {
 		t.Fatalf("vetoed redirect: %v after %d calls", err, calls)
 	}
+}
+
+// TestRedirectCredentials: credentials follow a redirect to the same host
+// and are not sent to another one.
+func TestRedirectCredentials(t *testing.T) {
+	src := clip(t, fixture.AudioOnly())
+	_, target := serveDir(t, dirWith(t, map[string]string{"a.wma": src}), func(s *mmsserver.Server) {
+		s.Rate = 20
+		s.Auth = &mmsserver.Auth{Scheme: "basic", Username: "alice", Password: "s3cret"}
+	})
+	redirectTo := func(loc string) string {
+		return fakeServer(t, scripted(func(c net.Conn, m mmsproto.Message) verdict {
+			if _, ok := m.(*mmsproto.LinkViewerToMacOpenFile); ok {
+				_, _ = c.Write(mmsproto.Marshal(&mmsproto.LinkMacToViewerReportRedirect{RedirectType: mmsproto.RedirectURL, Location: loc}, 5, 0))
+				return hangUp
+			}
+			return answerDefault
+		}))
+	}
+	opts := Options{Transport: "tcp", Username: "alice", Password: "s3cret"}
+	// Same host (127.0.0.1): the credentials go along.
+	playAndCompare(t, redirectTo(target+"a.wma"), src, opts)
+	// Another host name for the same server: no credentials are sent.
+	other := strings.Replace(target, "127.0.0.1", "localhost", 1)
+	_, err := Dial(context.Background(), redirectTo(other+"a.wma"), opts)
+	if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "none were given") {
+		t.Fatalf("cross-host redirect: %v", err)
+	}
+	// Unless the redirect's URL carries its own.
+	withCreds := strings.Replace(other, "mms://", "mms://alice:s3cret@", 1)
+	playAndCompare(t, redirectTo(withCreds+"a.wma"), src, Options{Transport: "tcp"})
 }

@@ -23,7 +23,9 @@ type Options struct {
 	UDPTimeout time.Duration
 
 	// Username and Password authenticate (Basic or NTLM, whichever the
-	// server asks for). Credentials in the URL are used when these are empty.
+	// server asks for). Credentials in the URL take precedence. Neither is
+	// sent to another host that a redirect leads to, unless the redirect's
+	// URL carries its own.
 	Username, Password string
 
 	// Bandwidth forces the link bandwidth in bits/s used for stream

@@ -181,6 +181,18 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Session, error) {
 	}
 	stats := Stats{URL: tgt.URL.String()}
 	begin := time.Now()
+	// Credentials go to the URL's host only: a redirect to another host
+	// gets none unless its own URL carries them (as HTTP clients do).
+	credHost := tgt.URL.Hostname()
+	creds := func(t *target) (string, string) {
+		if t.User != "" {
+			return t.User, t.Pass
+		}
+		if strings.EqualFold(t.URL.Hostname(), credHost) {
+			return opts.Username, opts.Password
+		}
+		return "", ""
+	}
 	for hop := 0; ; hop++ {
 		if opts.AllowHost != nil {
 			if err := opts.AllowHost(tgt.URL.Hostname()); err != nil {
@@ -193,7 +205,8 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Session, error) {
 			t0 := time.Now()
 			opts.OnEvent.Emit(event.Attempt, fmt.Sprintf("trying %s over %s", tgt.URL, strings.ToUpper(tr)),
 				map[string]any{"transport": tr, "url": tgt.URL.String(), "outcome": "start"})
-			s, err := attempt(ctx, tgt, tr, opts, &stats, begin)
+			user, pass := creds(tgt)
+			s, err := attempt(ctx, tgt, tr, opts, user, pass, &stats, begin)
 			a := Attempt{URL: tgt.URL.String(), Transport: tr, Duration: time.Since(t0)}
 			var rd *redirectError
 			switch {
@@ -213,8 +226,8 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Session, error) {
 				}
 				opts.OnEvent.Emit(event.Redirect, "redirected to "+rd.to.URL.String(), map[string]any{"url": rd.to.URL.String()})
 				stats.Redirects = append(stats.Redirects, rd.to.URL.String())
-				if rd.to.User == "" {
-					rd.to.User, rd.to.Pass = tgt.User, tgt.Pass
+				if rd.to.User == "" && strings.EqualFold(rd.to.URL.Hostname(), tgt.URL.Hostname()) {
+					rd.to.User, rd.to.Pass = tgt.User, tgt.Pass // same host: same credentials
 				}
 				tgt = rd.to
 				break attempts
@@ -255,7 +268,7 @@ type redirectError struct{ to *target }
 func (e *redirectError) Error() string { return "redirect to " + e.to.URL.String() }
 
 // attempt runs one transport attempt against one server up to playing.
-func attempt(ctx context.Context, tgt *target, transport string, opts Options, stats *Stats, begin time.Time) (*Session, error) {
+func attempt(ctx context.Context, tgt *target, transport string, opts Options, user, pass string, stats *Stats, begin time.Time) (*Session, error) {
 	s := &Session{
 		opts: opts, ev: opts.OnEvent, log: opts.Logger, tgt: tgt, begin: begin,
 		transport: transport, headerInc: 1, playInc: 9,
@@ -264,10 +277,7 @@ func attempt(ctx context.Context, tgt *target, transport string, opts Options, s
 		stats:     *stats,
 	}
 	s.stats.Attempts = slices.Clone(stats.Attempts)
-	s.user, s.pass = opts.Username, opts.Password
-	if s.user == "" {
-		s.user, s.pass = tgt.User, tgt.Pass
-	}
+	s.user, s.pass = user, pass
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	if err := s.handshake(ctx); err != nil {
 		s.shutdown()
