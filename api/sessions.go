@@ -200,21 +200,27 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, fmt.Errorf("streaming unsupported"))
 		return
 	}
-	for _, st := range a.g.Statuses() {
-		e := gateway.StateEvent{Channel: st.Name, State: st.State, Reason: st.Reason, Change: "state", Time: st.Since.UTC()}
+	st := newStatusTracker(full)
+	for _, s := range a.g.Statuses() {
+		e := gateway.StateEvent{Channel: s.Name, State: s.State, Reason: s.Reason, Change: "state", Time: s.Since.UTC()}
 		if !full {
 			e.Reason = ""
 		}
 		sse.send("", "state", e)
 	}
+	st.poll(a.g.Statuses(), time.Now(), sse)
 	heartbeat := time.NewTicker(15 * time.Second)
 	defer heartbeat.Stop()
+	poll := time.NewTicker(statusPoll)
+	defer poll.Stop()
 	for {
 		select {
 		case <-r.Context().Done():
 			return
 		case <-heartbeat.C:
 			sse.comment()
+		case now := <-poll.C:
+			st.poll(a.g.Statuses(), now, sse)
 		case e, ok := <-ch:
 			if !ok {
 				return
@@ -222,10 +228,63 @@ func (a *API) events(w http.ResponseWriter, r *http.Request) {
 			if !full {
 				e.Reason = ""
 			}
+			if e.Change == "deleted" {
+				st.forget(e.Channel)
+			}
 			sse.send("", e.Change, e)
 		}
 	}
 }
+
+// Status events: the figures that change without a state change (viewers,
+// bit rate, transport in use, bandwidth estimate, title, now playing,
+// latency) reach UIs as "event: status" carrying the whole status object,
+// at most once per statusInterval per channel and only when something
+// changed. Each stream polls the statuses itself, so a slow client only
+// delays its own events.
+const (
+	statusInterval = time.Second
+	statusPoll     = statusInterval / 4
+)
+
+// statusEvent is the data of an "event: status": the status object plus
+// "channel" (what the other events name the channel by) and the server's
+// time of sending.
+type statusEvent struct {
+	Channel string    `json:"channel"`
+	Time    time.Time `json:"time"`
+	statusJSON
+}
+
+type statusTracker struct {
+	full bool
+	last map[string]sentStatus
+}
+
+type sentStatus struct {
+	v  statusJSON
+	at time.Time
+}
+
+func newStatusTracker(full bool) *statusTracker {
+	return &statusTracker{full: full, last: map[string]sentStatus{}}
+}
+
+// poll sends the status of each channel whose status changed since it was
+// last sent, if that was at least statusInterval ago.
+func (t *statusTracker) poll(sts []gateway.Status, now time.Time, sse *sseWriter) {
+	for _, s := range sts {
+		v := statusView(s, t.full)
+		prev, ok := t.last[s.Name]
+		if ok && (prev.v == v || now.Sub(prev.at) < statusInterval) {
+			continue
+		}
+		t.last[s.Name] = sentStatus{v: v, at: now}
+		sse.send("", "status", statusEvent{Channel: s.Name, Time: now.UTC(), statusJSON: v})
+	}
+}
+
+func (t *statusTracker) forget(name string) { delete(t.last, name) }
 
 type sseWriter struct {
 	w http.ResponseWriter
