@@ -14,7 +14,7 @@ import (
 // TestEventsCarryStatus reads /api/v1/events over real SSE while a channel
 // goes live and gets a viewer: "event: status" messages carry the whole
 // status object (bit rate, viewers, transport) at most once a second per
-// channel.
+// channel, and latency_ms is the HLS edge's real age.
 func TestEventsCarryStatus(t *testing.T) {
 	up := startUpstream(t, h264Clip(t), "127.0.0.1:0")
 	e := startApp(t, Config{})
@@ -43,10 +43,11 @@ func TestEventsCarryStatus(t *testing.T) {
 		lastTime time.Time
 		live     bool
 		watched  bool
+		latency  bool
 		n        int
 	)
 	sc := bufio.NewScanner(resp.Body)
-	for !watched && sc.Scan() {
+	for !(watched && latency) && sc.Scan() {
 		line := sc.Text()
 		if k, ok := strings.CutPrefix(line, "event: "); ok {
 			kind = k
@@ -71,6 +72,7 @@ func TestEventsCarryStatus(t *testing.T) {
 			t.Fatalf("two status events %v apart", st.Time.Sub(lastTime))
 		}
 		lastTime = st.Time
+		latency = latency || live && *st.LatencyMS > 0
 		switch {
 		case !live && st.State == "live" && st.Bitrate > 0 && st.Transport != "":
 			live = true
@@ -89,7 +91,7 @@ func TestEventsCarryStatus(t *testing.T) {
 			watched = true
 		}
 	}
-	if !watched {
-		t.Fatalf("live %v watched %v after %d status events (%v)", live, watched, n, sc.Err())
+	if !watched || !latency {
+		t.Fatalf("live %v watched %v latency %v after %d status events (%v)", live, watched, latency, n, sc.Err())
 	}
 }

@@ -309,8 +309,9 @@ type Status struct {
 	Bitrate   int64  // measured upstream bits/s over the last seconds
 	Session   int64  // the current session's id, 0 when none
 	Metadata  Metadata
-	// Latency is how far the HLS output runs behind the upstream (roughly
-	// the pipeline's buffered duration); 0 when unknown.
+	// Latency is the wall-clock age of the newest media at the HLS edge
+	// (remux.Pipeline.Latency: time since the newest complete segment was
+	// cut, growing while the upstream stalls); 0 when unknown.
 	Latency time.Duration
 }
 

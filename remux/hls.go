@@ -53,7 +53,20 @@ type hlsOutput struct {
 	audio      *gohlslib.Track
 	tl         timeline
 	startWall  time.Time
-	samples    int64 // samples written, for tests and stats
+	edgeWall   time.Time // when the newest complete segment was cut (see edgeAge)
+	samples    int64     // samples written, for tests and stats
+}
+
+// edgeAge is how old the newest media that players can fetch is: the time
+// since the newest segment was completed, which happened as the sample after
+// it (the next random access point) was written. 0 before the first segment.
+func (h *hlsOutput) edgeAge(now time.Time) time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.edgeWall.IsZero() {
+		return 0
+	}
+	return max(now.Sub(h.edgeWall), 0)
 }
 
 func newHLSOutput(opts Options) *hlsOutput {
@@ -295,6 +308,7 @@ func (h *hlsOutput) countLocked(video bool, c int64, random bool, n int) {
 	}
 	sc.cut++
 	sc.start, sc.aus = c, n
+	h.edgeWall = time.Now()
 	need := 2
 	if h.opts.Outputs.LLHLS || h.opts.Variant == VariantMPEGTS {
 		need = 1

@@ -583,6 +583,20 @@ func (p *Pipeline) Metadata() Metadata {
 	return m
 }
 
+// Latency is the wall-clock age of the newest media at the HLS edge: the
+// time since the newest complete segment was cut, which grows while the
+// upstream stalls or is gone. Direct remuxing cuts a segment as the packet
+// that ends it arrives, so this is the age of the newest fetchable media
+// relative to its arrival from the upstream; with a transcoder, ffmpeg's own
+// buffering comes on top and is not included. 0 without HLS or before the
+// first segment.
+func (p *Pipeline) Latency() time.Duration {
+	if p.hls == nil {
+		return 0
+	}
+	return p.hls.edgeAge(time.Now())
+}
+
 // Viewers is the number of ASF passthrough viewers.
 func (p *Pipeline) Viewers() int {
 	if p.pass == nil {
