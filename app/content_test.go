@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -41,6 +43,28 @@ func TestNoHLSReason(t *testing.T) {
 		t.Fatalf("HLS of WMV2 without transcoding: %d %s after %v", code, body, time.Since(start))
 	}
 	t.Logf("%s", body)
+	// remux logs the content error once; the adapter adds no copy.
+	_, b := e.call(t, "GET", "/api/v1/channels/wmv/sessions", nil)
+	var sessions struct{ Items []struct{ ID int64 } }
+	if err := json.Unmarshal(b, &sessions); err != nil || len(sessions.Items) == 0 {
+		t.Fatalf("sessions: %v %s", err, b)
+	}
+	_, b = e.call(t, "GET", fmt.Sprintf("/api/v1/sessions/%d/log", sessions.Items[0].ID), nil)
+	var log struct {
+		Items []struct{ Kind, Message string }
+	}
+	if err := json.Unmarshal(b, &log); err != nil {
+		t.Fatal(err)
+	}
+	var contentErrors int
+	for _, ev := range log.Items {
+		if ev.Kind == "error" {
+			contentErrors++
+		}
+	}
+	if contentErrors != 1 {
+		t.Fatalf("%d error events for one content error: %s", contentErrors, b)
+	}
 	req, _ := http.NewRequest("GET", e.srv.URL+"/asf/wmv", nil)
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel2()
@@ -49,7 +73,7 @@ func TestNoHLSReason(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b := make([]byte, 4096)
+	b = make([]byte, 4096)
 	n, _ := io.ReadAtLeast(resp.Body, b, 1024)
 	if resp.StatusCode != 200 || n < 1024 {
 		t.Fatalf("ASF: %d, %d bytes", resp.StatusCode, n)
