@@ -182,10 +182,7 @@ func parsePacket(b []byte, p *packetInfo) error {
 		case rep >= 8:
 			pl.presTime = lenField{off: off + 4, size: 4}
 		}
-		off += rep
-		if pl.compressed {
-			off++ // Presentation Time Delta
-		}
+		off += rep // for a compressed payload, the Presentation Time Delta
 		var dataLen int
 		if p.multi {
 			lf := lenField{off: off, size: typeSize(p.lengthType)}

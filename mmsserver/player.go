@@ -186,7 +186,35 @@ func (s *session) playFile(ctx context.Context, p *player, strip string) bool {
 		}
 		p.next = n + 1
 	}
-	return true
+	return s.drainUDP(ctx, pc, m.sendTimes[m.packetCount-1])
+}
+
+// udpDrain is how long the end of an entry is held back over UDP, see drainUDP.
+const udpDrain = time.Second
+
+// drainUDP delays the end of an entry over UDP until the last packet is due
+// without the fast-start burst, plus udpDrain. The EndOfStream message
+// travels over TCP and overtakes Data packets still queued in the client's
+// UDP socket; VLC (mmstu.c) reads its TCP socket first and stops at
+// EndOfStream, dropping what is left in the UDP one.
+func (s *session) drainUDP(ctx context.Context, pc *pacer, last uint32) bool {
+	if s.clientPort == 0 {
+		return true
+	}
+	if !pc.unpaced {
+		pc.burst = 0
+		if !pc.wait(ctx, last) {
+			return false
+		}
+	}
+	t := time.NewTimer(udpDrain)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // playStride sends only the packets that start a key frame, forward or

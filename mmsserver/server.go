@@ -48,6 +48,7 @@ const (
 const (
 	DefaultKeepAlive        = 30 * time.Second   // 3.2.2 KeepAlive
 	DefaultIdleTimeout      = 3600 * time.Second // 3.2.2 Idle-Timeout
+	DefaultEndIdleTimeout   = 10 * time.Second   // Idle-Timeout after the end of the content
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultWriteTimeout     = 20 * time.Second
 	DefaultMaxConns         = 1000
@@ -110,6 +111,11 @@ type Server struct {
 	// Timers and limits; zero means the Default* value.
 	KeepAlive        time.Duration
 	IdleTimeout      time.Duration
+	// EndIdleTimeout is the Idle-Timeout started when the last entry has
+	// been sent (3.2.4.1). 3.2.2 allows any period from 10 s; a short one
+	// releases clients such as FFmpeg's mmst, which keeps reading after
+	// EndOfStream and would otherwise wait for the full Idle-Timeout.
+	EndIdleTimeout time.Duration
 	HandshakeTimeout time.Duration
 	WriteTimeout     time.Duration
 	MaxConns         int

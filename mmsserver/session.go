@@ -331,6 +331,7 @@ func (s *session) reader(ctx context.Context, in chan<- mmsproto.Message) error 
 
 // handle processes one client message (3.2.5).
 func (s *session) handle(ctx context.Context, m mmsproto.Message) error {
+	s.log.Debug("received", "mid", fmt.Sprintf("0x%08x", m.MID()), "state", s.state)
 	switch m := m.(type) {
 	case *mmsproto.LinkViewerToMacConnect:
 		return s.onConnect(ctx, m)
@@ -772,7 +773,9 @@ func (s *session) endOfEntry(ctx context.Context, p *player) error {
 	s.emit("end_of_entry", "end of playlist entry", map[string]any{"path": c.name, "entry": c.current})
 	if hr != mmsproto.EndOfStreamNext {
 		s.state = StateReady
-		s.startIdle()
+		s.stopIdle()
+		s.idleRunning = true
+		s.idle.Reset(durOr(s.srv.EndIdleTimeout, DefaultEndIdleTimeout))
 		return nil
 	}
 	// 3.2.4.2: the next entry.

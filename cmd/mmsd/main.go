@@ -56,6 +56,7 @@ func run(args []string, stderr io.Writer) int {
 		rate      = fs.Float64("rate", 1, "pacing `factor`: 1 = real time, 2 = twice as fast, 0 = as fast as the client reads (files only; live broadcasts then run in real time)")
 		fastStart = fs.Duration("fast-start", 3*time.Second, "media `duration` sent without pacing at the start of each play")
 		strip     = fs.String("strip-padding", "multi", "remove ASF Padding Data (MS-MMSP 2.2.2) from: `multi` (packets with several payloads; safe for every client), all (every packet, as 2.2.2 says; corrupts single-payload packets in FFmpeg and VLC) or none")
+		endIdle   = fs.Duration("end-timeout", mmsserver.DefaultEndIdleTimeout, "close a session this long after the last entry ended if the client sends nothing (MS-MMSP 3.2.2 Idle-Timeout; FFmpeg keeps waiting after EndOfStream)")
 		maxConns  = fs.Int("max-conns", mmsserver.DefaultMaxConns, "maximum concurrent `connections`")
 		logLevel  = fs.String("log-level", "info", "log `level`: debug, info, warn or error")
 		logJSON   = fs.Bool("log-json", false, "log in JSON instead of text")
@@ -85,15 +86,16 @@ func run(args []string, stderr io.Writer) int {
 	log := slog.New(h)
 
 	srv := &mmsserver.Server{
-		Dir:          *dir,
-		Logger:       log,
-		DropUDP:      *dropUDP,
-		Rate:         *rate,
-		Unpaced:      *rate == 0,
-		FastStart:    *fastStart,
-		StripPadding: *strip,
-		MaxConns:     *maxConns,
-		Redirects:    map[string]string{},
+		Dir:            *dir,
+		Logger:         log,
+		DropUDP:        *dropUDP,
+		Rate:           *rate,
+		Unpaced:        *rate == 0,
+		FastStart:      *fastStart,
+		StripPadding:   *strip,
+		MaxConns:       *maxConns,
+		EndIdleTimeout: *endIdle,
+		Redirects:      map[string]string{},
 	}
 	if err := check(*strip, *authMode, *dropUDP, *rate); err != nil {
 		fmt.Fprintln(stderr, "mmsd:", err)
