@@ -109,13 +109,13 @@ type Server struct {
 	// StripNone. Padding is never stripped for WMS 4.0/4.1 clients (2.2.2).
 	StripPadding string
 	// Timers and limits; zero means the Default* value.
-	KeepAlive        time.Duration
-	IdleTimeout      time.Duration
+	KeepAlive   time.Duration
+	IdleTimeout time.Duration
 	// EndIdleTimeout is the Idle-Timeout started when the last entry has
 	// been sent (3.2.4.1). 3.2.2 allows any period from 10 s; a short one
 	// releases clients such as FFmpeg's mmst, which keeps reading after
 	// EndOfStream and would otherwise wait for the full Idle-Timeout.
-	EndIdleTimeout time.Duration
+	EndIdleTimeout   time.Duration
 	HandshakeTimeout time.Duration
 	WriteTimeout     time.Duration
 	MaxConns         int

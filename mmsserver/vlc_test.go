@@ -1,0 +1,73 @@
+package mmsserver
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/mmsgate/mmsgate/internal/fixture"
+)
+
+// vlcDump records url with VLC's dump demuxer. cvlc refuses to run as
+// root, so it runs as nobody, writing into a directory nobody may write.
+func vlcDump(t *testing.T, url string) string {
+	t.Helper()
+	if _, err := exec.LookPath("cvlc"); err != nil {
+		t.Skip("cvlc not installed")
+	}
+	dir, err := os.MkdirTemp("", "mmsd-vlc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out.asf")
+	args := []string{"-I", "dummy", "--demux=dump", "--demuxdump-file=" + out, url, "vlc://quit"}
+	name := "cvlc"
+	if os.Geteuid() == 0 {
+		args = append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "cvlc"}, args...)
+		name = "setpriv"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	b, err := exec.CommandContext(ctx, name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cvlc %s: %v\n%s", url, err, b)
+	}
+	if _, err := os.Stat(out); err != nil {
+		t.Fatalf("cvlc wrote nothing: %v\n%s", err, b)
+	}
+	return out
+}
+
+// TestVLC is the acceptance test for VLC over TCP (mmst) and UDP (mmsu).
+// VLC listens on UDP port 7000 whatever happens, so the two run one after
+// the other, and over UDP in real time: VLC reads its TCP socket first and
+// stops at EndOfStream, so data must not race far ahead of it.
+func TestVLC(t *testing.T) {
+	checkGoroutines(t)
+	dir := t.TempDir()
+	spec := fixture.WMV2()
+	spec.Duration = 3 * time.Second
+	src := filepath.Join(dir, "clip.wmv")
+	copyFile(t, clip(t, spec), src)
+	want := packets(t, src)
+	for _, tc := range []struct {
+		scheme string
+		srv    *Server
+	}{
+		{"mmst", &Server{Dir: dir, Rate: 4}},
+		{"mmsu", &Server{Dir: dir, Rate: 1}},
+	} {
+		t.Run(tc.scheme, func(t *testing.T) {
+			addr := serve(t, tc.srv)
+			got := packets(t, vlcDump(t, tc.scheme+"://"+addr+"/clip.wmv"))
+			samePackets(t, want, got)
+		})
+	}
+}
