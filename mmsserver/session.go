@@ -93,8 +93,9 @@ type session struct {
 }
 
 type outItem struct {
-	msg  mmsproto.Message // a 2.2.4 message, framed by the writer
-	data []byte           // a Data packet (2.2.2), written as is
+	msg   mmsproto.Message // a 2.2.4 message, framed by the writer
+	data  []byte           // a Data packet (2.2.2), written as is
+	flush chan struct{}    // closed once everything queued before is written
 }
 
 func newSession(srv *Server, c net.Conn, udp *net.UDPConn) *session {
@@ -152,11 +153,22 @@ func (s *session) run(ctx context.Context) {
 	}
 }
 
-// flush waits until the writer has drained the queue or d has passed.
+// flush waits until the writer has written what is queued, or d has passed.
 func (s *session) flush(ctx context.Context, d time.Duration) {
-	deadline := time.Now().Add(d)
-	for len(s.out) > 0 && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(5 * time.Millisecond)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	done := make(chan struct{})
+	select {
+	case s.out <- outItem{flush: done}:
+	case <-ctx.Done():
+		return
+	case <-t.C:
+		return
+	}
+	select {
+	case <-done:
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }
 
@@ -232,8 +244,11 @@ func (s *session) writer(ctx context.Context, cancel context.CancelFunc) {
 		start = time.Now()
 		wt    = durOr(s.srv.WriteTimeout, DefaultWriteTimeout)
 	)
+	var flushed []chan struct{}
 	add := func(it outItem) {
-		if it.msg != nil {
+		if it.flush != nil {
+			flushed = append(flushed, it.flush)
+		} else if it.msg != nil {
 			buf = mmsproto.AppendMarshal(buf, it.msg, seq, uint64(time.Since(start).Milliseconds()))
 			seq++
 		} else {
@@ -262,6 +277,10 @@ func (s *session) writer(ctx context.Context, cancel context.CancelFunc) {
 				cancel()
 				return
 			}
+			for _, f := range flushed {
+				close(f)
+			}
+			flushed = flushed[:0]
 		}
 	}
 }
