@@ -425,4 +425,3 @@ func itoa(n int) string {
 	}
 	return string(b)
 }
-
