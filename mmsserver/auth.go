@@ -1,62 +1,65 @@
 package mmsserver
 
 import (
-	"bytes"
 	"context"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
-	"strings"
 
+	"github.com/mmsgate/mmsgate/auth"
 	"github.com/mmsgate/mmsgate/mmsproto"
 )
 
-// maxAuthTries bounds the challenges sent before OpenFile fails.
+// maxAuthTries bounds the credentials a client may try before OpenFile
+// fails with E_ACCESSDENIED.
 const maxAuthTries = 3
 
-// ntlmState is the server side of one NTLM exchange.
-type ntlmState struct {
-	challenge []byte // the CHALLENGE_MESSAGE sent
-	wrap      bool   // the client used NTLM_AUTH (2.2.4.14.1); answer in kind
+func (s *session) authServer() *auth.Server {
+	a := s.srv.Auth
+	scheme := auth.SchemeBasic
+	if a.Scheme == "ntlm" || a.Scheme == "NTLM" {
+		scheme = auth.SchemeNTLM
+	}
+	realm := a.Realm
+	if realm == "" {
+		realm = "mmsd"
+	}
+	lookup := auth.SingleUser(a.Username, a.Password)
+	if a.Domain != "" {
+		inner := lookup
+		lookup = func(user, domain string) (string, bool) {
+			if domain != "" && domain != a.Domain {
+				return "", false
+			}
+			return inner(user, domain)
+		}
+	}
+	return &auth.Server{Scheme: scheme, Realm: realm, Lookup: lookup}
 }
 
-// authenticate checks token (from OpenFile's tokenData or a
-// SecurityResponse's pToken) and either opens the pending content or sends
-// a SecurityChallenge (3.2.5.6, 3.2.5.7, 4.6).
-func (s *session) authenticate(ctx context.Context, playIncarnation, cookie uint32, token []byte, fromOpen bool) error {
-	a := s.srv.Auth
-	var ok bool
-	var next []byte // pToken of the next challenge
-	switch strings.ToLower(a.Scheme) {
-	case "ntlm":
-		var err error
-		ok, next, err = s.ntlmStep(token)
-		if err != nil {
-			s.log.Info("NTLM failed", "err", err)
-		}
-	default:
-		ok = len(token) > 0 && checkBasic(token, a.Username, a.Password)
-		realm := a.Realm
-		if realm == "" {
-			realm = "mmsd"
-		}
-		next = mmsproto.BasicChallengeToken(realm)
+// authenticate checks token (OpenFile's tokenData or a SecurityResponse's
+// pToken) and either opens the pending content or sends a
+// SecurityChallenge (3.2.5.6, 3.2.5.7, 4.6). The exchange itself (Basic
+// credentials, NTLMv2 verification) is the auth package's.
+func (s *session) authenticate(ctx context.Context, playIncarnation uint32, token []byte) error {
+	if s.authx == nil {
+		s.authx = s.authServer().NewExchange()
 	}
+	ok, next, err := s.authx.Step(token)
 	if ok {
 		s.authed = true
-		s.emit("auth", "client authenticated", map[string]any{"scheme": a.Scheme})
+		s.log.Info("authenticated", "user", s.authx.User())
+		s.emit("auth", "client authenticated", map[string]any{"scheme": s.srv.Auth.Scheme, "user": s.authx.User()})
 		c := s.pendingOpen
-		s.pendingOpen = nil
+		s.pendingOpen, s.authx = nil, nil
 		return s.open(ctx, c, playIncarnation)
 	}
-	if len(token) > 0 && (next == nil || s.ntlm == nil || s.ntlm.challenge == nil) {
+	if err != nil {
 		s.authTries++
+		s.log.Info("authentication rejected", "err", err)
 	}
-	if s.authTries >= maxAuthTries {
-		s.log.Info("authentication failed")
-		s.emit("auth_failed", "authentication failed", map[string]any{"scheme": a.Scheme})
+	if s.authTries >= maxAuthTries || errors.Is(err, auth.ErrTooManyRounds) {
+		s.emit("auth_failed", "authentication failed", map[string]any{"scheme": s.srv.Auth.Scheme})
 		s.send(ctx, &mmsproto.LinkMacToViewerReportOpenFile{HR: mmsproto.HRAccessDenied, PlayIncarnation: playIncarnation})
-		s.pendingOpen = nil
+		s.pendingOpen, s.authx = nil, nil
 		return nil
 	}
 	s.send(ctx, &mmsproto.LinkMacToViewerSecurityChallenge{PlayIncarnation: playIncarnation, Cookie: s.clientID, Token: next})
@@ -69,27 +72,5 @@ func (s *session) onSecurityResponse(ctx context.Context, m *mmsproto.LinkViewer
 		s.send(ctx, &mmsproto.LinkMacToViewerReportOpenFile{HR: hrInvalidArg, PlayIncarnation: m.PlayIncarnation})
 		return nil
 	}
-	return s.authenticate(ctx, m.PlayIncarnation, m.Cookie, m.Token, false)
+	return s.authenticate(ctx, m.PlayIncarnation, m.Token)
 }
-
-// checkBasic verifies basic-credentials (RFC 2617: base64 of user:pass),
-// NUL-terminated (2.2.4.21, 2.2.4.24). A leading "Basic " is tolerated.
-func checkBasic(token []byte, user, pass string) bool {
-	token, _, _ = bytes.Cut(token, []byte{0})
-	t := strings.TrimSpace(string(token))
-	if len(t) > 6 && strings.EqualFold(t[:6], "basic ") {
-		t = strings.TrimSpace(t[6:])
-	}
-	raw, err := base64.StdEncoding.DecodeString(t)
-	if err != nil {
-		return false
-	}
-	u, p, ok := strings.Cut(string(raw), ":")
-	if !ok {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(u), []byte(user)) == 1 &&
-		subtle.ConstantTimeCompare([]byte(p), []byte(pass)) == 1
-}
-
-var errNTLMUnavailable = errors.New("NTLM verification is not available")

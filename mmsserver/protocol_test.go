@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmsgate/mmsgate/auth"
 	"github.com/mmsgate/mmsgate/internal/fixture"
 	"github.com/mmsgate/mmsgate/mmsproto"
 )
@@ -288,6 +289,47 @@ func TestBasicAuth(t *testing.T) {
 	r := expect[*mmsproto.LinkMacToViewerReportOpenFile](c)
 	if r.HR != 0 || r.PlayIncarnation != 3 {
 		t.Fatalf("%+v", r)
+	}
+}
+
+// TestNTLMAuth: 4.6.2 with the auth package's client (go-ntlmssp), in both
+// token forms (bare and NTLM_AUTH-wrapped).
+func TestNTLMAuth(t *testing.T) {
+	dir, _ := clipDir(t)
+	addr := serve(t, &Server{Dir: dir, Auth: &Auth{Scheme: "ntlm", Username: "alice", Password: "secret"}})
+	for _, tc := range []struct {
+		name string
+		pw   string
+		wrap bool
+		ok   bool
+	}{{"bare", "secret", false, true}, {"wrapped", "secret", true, true}, {"wrong password", "nope", false, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, addr)
+			c.send(&mmsproto.LinkViewerToMacConnect{SubscriberName: nsplayer})
+			if r := expect[*mmsproto.LinkMacToViewerReportConnectedEX](c); r.AuthenPackage != "NTLM" {
+				t.Fatalf("AuthenPackage %q", r.AuthenPackage)
+			}
+			x := (&auth.Client{Username: "alice", Password: tc.pw, WrapNTLMAuth: tc.wrap}).NewExchange("NTLM")
+			c.send(&mmsproto.LinkViewerToMacOpenFile{PlayIncarnation: 1, FileName: "c.wmv"})
+			for inc := uint32(2); inc < 12; inc++ {
+				switch m := c.must().(type) {
+				case *mmsproto.LinkMacToViewerSecurityChallenge:
+					tok, err := x.Step(m.Token)
+					if err != nil {
+						t.Fatal(err)
+					}
+					c.send(&mmsproto.LinkViewerToMacSecurityResponse{PlayIncarnation: inc, Cookie: m.Cookie, Token: tok})
+				case *mmsproto.LinkMacToViewerReportOpenFile:
+					if (m.HR == 0) != tc.ok {
+						t.Fatalf("ReportOpenFile hr 0x%x, want ok=%v", m.HR, tc.ok)
+					}
+					return
+				default:
+					t.Fatalf("got %T", m)
+				}
+			}
+			t.Fatal("no ReportOpenFile")
+		})
 	}
 }
 

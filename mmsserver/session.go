@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mmsgate/mmsgate/auth"
 	"github.com/mmsgate/mmsgate/event"
 	"github.com/mmsgate/mmsgate/mmsproto"
 )
@@ -78,7 +79,7 @@ type session struct {
 	switched    bool // a StreamSwitch was received (3.2.5.11)
 	authed      bool
 	authTries   int
-	ntlm        *ntlmState
+	authx       *auth.ServerExchange
 	keepRunning bool
 	keepAlive   *time.Timer
 	idle        *time.Timer
@@ -515,7 +516,7 @@ func (s *session) onOpenFile(ctx context.Context, m *mmsproto.LinkViewerToMacOpe
 	}
 	if s.srv.Auth != nil && !s.authed {
 		s.pendingOpen = c
-		return s.authenticate(ctx, m.PlayIncarnation, 0, m.TokenData, true)
+		return s.authenticate(ctx, m.PlayIncarnation, m.TokenData)
 	}
 	return s.open(ctx, c, m.PlayIncarnation)
 }
