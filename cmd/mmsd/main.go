@@ -101,6 +101,10 @@ func run(args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "mmsd:", err)
 		return 2
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "mmsd: unexpected arguments:", fs.Args())
+		return 2
+	}
 	if *user != "" {
 		srv.Auth = &mmsserver.Auth{Scheme: *authMode, Username: *user, Password: *password}
 	}
