@@ -287,7 +287,10 @@ func (s *session) playLive(ctx context.Context, p *player, strip string) bool {
 			return false
 		case lp, ok := <-sub.ch:
 			if !ok {
+				// Cut off for being too slow, or the broadcast ended: the
+				// session cannot go on, close it.
 				s.log.Info("live broadcast ended or client too slow")
+				s.conn.Close()
 				return false
 			}
 			if err := parsePacket(lp.data, &info); err != nil {
@@ -307,7 +310,6 @@ type selection struct {
 	level    map[uint8]uint16 // thinning level per selected stream
 	waitKey  map[uint8]bool   // newly selected while streaming: start at a key frame
 	replaces map[uint8]uint8  // dst -> src: src stops when dst starts
-	cur      *packetInfo
 }
 
 func newSelection() *selection {
@@ -342,7 +344,8 @@ func (sel *selection) apply(entries []mmsproto.StreamSwitchEntry, streaming bool
 			delete(sel.level, uint8(src)) // src is no longer wanted
 		case dst > 127:
 		case src == mmsproto.NoStream || src > 127:
-			_, was := sel.level[uint8(dst)]
+			old, was := sel.level[uint8(dst)]
+			was = was && old != mmsproto.ThinningAll
 			sel.level[uint8(dst)] = lvl
 			if streaming && !was && lvl != mmsproto.ThinningAll {
 				sel.waitKey[uint8(dst)] = true

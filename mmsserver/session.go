@@ -80,7 +80,6 @@ type session struct {
 	authed      bool
 	authTries   int
 	authx       *auth.ServerExchange
-	keepRunning bool
 	keepAlive   *time.Timer
 	idle        *time.Timer
 	idleRunning bool
