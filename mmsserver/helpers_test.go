@@ -107,7 +107,7 @@ func packets(t *testing.T, path string, extra ...string) []string {
 func remux(t *testing.T, src string, args ...string) string {
 	t.Helper()
 	out := t.TempDir() + "/ref.asf"
-	a := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", src}, args...)
+	a := append([]string{"-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", src}, args...) // args: output options
 	a = append(a, "-c", "copy", "-map", "0", "-f", "asf", out)
 	if b, err := exec.Command("ffmpeg", a...).CombinedOutput(); err != nil {
 		t.Fatalf("ffmpeg remux %s: %v\n%s", src, err, b)
