@@ -24,6 +24,8 @@ type player struct {
 	stopAt      uint32  // send time (ms) where playing ends, when hasStop
 	hasStop     bool
 
+	ring *resendRing // UDP: where Data packets go and are kept; nil over TCP
+
 	cancel context.CancelFunc
 	done   chan struct{}
 	next   uint64 // the packet after the last one sent, once done
@@ -32,6 +34,9 @@ type player struct {
 func (s *session) startPlayer(ctx context.Context, p *player) {
 	pctx, cancel := context.WithCancel(ctx)
 	p.cancel, p.done = cancel, make(chan struct{})
+	if s.clientPort != 0 {
+		p.ring = s.resends.Load()
+	}
 	s.player = p
 	strip := s.stripMode()
 	go func() {
@@ -97,9 +102,8 @@ func (s *session) emitPacket(ctx context.Context, p *player, loc uint32, pkt []b
 	out[5] = uint8(s.sequence)
 	binary.LittleEndian.PutUint16(out[6:], uint16(len(out)))
 	s.sequence++
-	if s.clientPort != 0 {
+	if ring := p.ring; ring != nil {
 		dp := append([]byte(nil), out...)
-		ring := s.resends.Load()
 		ring.add(s.sequence-1, dp)
 		if s.srv.DropUDP > 0 && s.rnd.Float64() < s.srv.DropUDP {
 			return ctx.Err() == nil
@@ -186,7 +190,7 @@ func (s *session) playFile(ctx context.Context, p *player, strip string) bool {
 		}
 		p.next = n + 1
 	}
-	return s.drainUDP(ctx, pc, m.sendTimes[m.packetCount-1])
+	return s.drainUDP(ctx, p, pc, m.sendTimes[m.packetCount-1])
 }
 
 // udpDrain is how long the end of an entry is held back over UDP, see drainUDP.
@@ -197,8 +201,8 @@ const udpDrain = time.Second
 // travels over TCP and overtakes Data packets still queued in the client's
 // UDP socket; VLC (mmstu.c) reads its TCP socket first and stops at
 // EndOfStream, dropping what is left in the UDP one.
-func (s *session) drainUDP(ctx context.Context, pc *pacer, last uint32) bool {
-	if s.clientPort == 0 {
+func (s *session) drainUDP(ctx context.Context, p *player, pc *pacer, last uint32) bool {
+	if p.ring == nil {
 		return true
 	}
 	if !pc.unpaced {

@@ -478,6 +478,9 @@ func (s *session) onConnectFunnel(ctx context.Context, m *mmsproto.LinkViewerToM
 	if err == nil && fn.Proto == "UDP" && (fn.Port == 0 || s.udp == nil || !s.remote.IsValid()) {
 		err = errors.New("UDP data not available")
 	}
+	if err == nil && s.state == StateStreaming {
+		err = errors.New("ConnectFunnel while streaming")
+	}
 	if err != nil {
 		s.log.Info("funnel refused", "funnel", m.FunnelName, "err", err)
 		s.send(ctx, &mmsproto.LinkMacToViewerReportDisconnectedFunnel{HR: hrInvalidArg})

@@ -54,20 +54,22 @@ func TestVLC(t *testing.T) {
 	dir := t.TempDir()
 	spec := fixture.WMV2()
 	spec.Duration = 3 * time.Second
-	src := filepath.Join(dir, "clip.wmv")
-	copyFile(t, clip(t, spec), src)
-	want := packets(t, src)
+	copyFile(t, clip(t, spec), filepath.Join(dir, "clip.wmv"))
+	audio := fixture.AudioOnly()
+	audio.Duration = 3 * time.Second
+	copyFile(t, clip(t, audio), filepath.Join(dir, "audio.wma"))
 	for _, tc := range []struct {
-		scheme string
-		srv    *Server
+		scheme, file string
+		srv          *Server
 	}{
-		{"mmst", &Server{Dir: dir, Rate: 4}},
-		{"mmsu", &Server{Dir: dir, Rate: 1}},
+		{"mmst", "clip.wmv", &Server{Dir: dir, Rate: 4}},
+		{"mmst", "audio.wma", &Server{Dir: dir, Rate: 4}},
+		{"mmsu", "clip.wmv", &Server{Dir: dir, Rate: 1}},
 	} {
-		t.Run(tc.scheme, func(t *testing.T) {
+		t.Run(tc.scheme+"/"+tc.file, func(t *testing.T) {
 			addr := serve(t, tc.srv)
-			got := packets(t, vlcDump(t, tc.scheme+"://"+addr+"/clip.wmv"))
-			samePackets(t, want, got)
+			got := packets(t, vlcDump(t, tc.scheme+"://"+addr+"/"+tc.file))
+			samePackets(t, packets(t, filepath.Join(dir, tc.file)), got)
 		})
 	}
 }
