@@ -27,7 +27,7 @@ func vlcDump(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.asf")
-	args := []string{"-I", "dummy", "--demux=dump", "--demuxdump-file=" + out, url, "vlc://quit"}
+	args := []string{"-I", "dummy", "--no-lua", "--demux=dump", "--demuxdump-file=" + out, url, "vlc://quit"}
 	name := "cvlc"
 	if os.Geteuid() == 0 {
 		args = append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", "cvlc"}, args...)
