@@ -159,3 +159,73 @@ func TestPlaylistUDP(t *testing.T) {
 		t.Fatalf("%+v", eos)
 	}
 }
+
+// TestStreamReplace: with a multi-bit-rate file, replacing the low video
+// stream by the high one while streaming (2.2.4.28.1) starts the high one
+// at a key frame and sends the low one until then, never both after.
+func TestStreamReplace(t *testing.T) {
+	p, err := fixture.GenerateMultiBitrate(t.Context(), fixture.CacheDir(), fixture.MultiBitrate{Duration: 4 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	copyFile(t, p, filepath.Join(dir, "mbr.wmv"))
+	addr := serve(t, &Server{Dir: dir, Rate: 2})
+	const audio, low, high = 1, 2, 3
+	c := dial(t, addr)
+	c.open(nsplayer, "mbr.wmv")
+	c.readHeader(2)
+	c.selectStreams(all(audio, low)...)
+	c.play(3, 0)
+	for i := 0; i < 5; i++ {
+		expect[*mmsproto.DataPacket](c)
+	}
+	c.send(&mmsproto.LinkViewerToMacStreamSwitch{Entries: []mmsproto.StreamSwitchEntry{{SrcStreamNumber: low, DstStreamNumber: high}}})
+	m, err := openMedia(filepath.Join(dir, "mbr.wmv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var pi packetInfo
+	highStarted := false
+	for {
+		switch msg := c.must().(type) {
+		case *mmsproto.DataPacket:
+			full := append(append([]byte(nil), msg.Payload...), make([]byte, m.packetSize-len(msg.Payload))...)
+			if err := parsePacket(full, &pi); err != nil {
+				t.Fatal(err)
+			}
+			for _, pl := range pi.payloads {
+				switch pl.stream {
+				case high:
+					if !highStarted && (!pl.keyFrame || pl.offset != 0) {
+						t.Fatalf("high stream starts with a non-key payload (packet %d)", msg.LocationID)
+					}
+					highStarted = true
+				case low:
+					if highStarted {
+						t.Fatalf("low stream still sent after the high one started (packet %d)", msg.LocationID)
+					}
+				}
+			}
+		case *mmsproto.LinkMacToViewerReportEndOfStream:
+			if !highStarted {
+				t.Fatal("high stream never started")
+			}
+			return
+		}
+	}
+}
+
+// TestFFmpegMultiBitrate: FFmpeg selects every stream of a multi-bit-rate
+// file and gets them all.
+func TestFFmpegMultiBitrate(t *testing.T) {
+	p, err := fixture.GenerateMultiBitrate(t.Context(), fixture.CacheDir(), fixture.MultiBitrate{Duration: 4 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	copyFile(t, p, filepath.Join(dir, "mbr.wmv"))
+	addr := serve(t, &Server{Dir: dir, Unpaced: true, EndIdleTimeout: time.Second})
+	samePackets(t, packets(t, remux(t, filepath.Join(dir, "mbr.wmv"))), packets(t, ffmpegPlay(t, addr, "mbr.wmv")))
+}
