@@ -130,7 +130,7 @@ func samePackets(t *testing.T, want, got []string) {
 	}
 }
 
-func copyFile(t *testing.T, src, dst string) {
+func copyFile(t testing.TB, src, dst string) {
 	t.Helper()
 	b, err := os.ReadFile(src)
 	if err != nil {
