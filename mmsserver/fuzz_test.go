@@ -71,4 +71,3 @@ func FuzzSession(f *testing.F) {
 		}
 	})
 }
-
