@@ -74,6 +74,17 @@ func TestHostileClients(t *testing.T) {
 		expect[*mmsproto.LinkMacToViewerReportConnectedEX](tc)
 	})
 
+	t.Run("trickling message", func(t *testing.T) {
+		c := dial(t, addr)
+		c.send(&mmsproto.LinkViewerToMacConnect{SubscriberName: nsplayer})
+		expect[*mmsproto.LinkMacToViewerReportConnectedEX](c)
+		open := mmsproto.Marshal(&mmsproto.LinkViewerToMacOpenFile{PlayIncarnation: 1, FileName: "c.wmv"}, 1, 0)
+		c.c.Write(open[:10]) // and never the rest
+		if !closedWithin(c.c, 5*time.Second) {
+			t.Fatal("connection not closed")
+		}
+	})
+
 	t.Run("never reads", func(t *testing.T) {
 		// A client that asks for data and never reads is dropped once a
 		// write has blocked for WriteTimeout. The clip is larger than what

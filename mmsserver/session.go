@@ -294,8 +294,18 @@ func (s *session) reader(ctx context.Context, in chan<- mmsproto.Message) error 
 	var hdr [mmsproto.HeaderSize]byte
 	body := make([]byte, 0, 512)
 	first := true
+	msgTimeout := durOr(s.srv.HandshakeTimeout, DefaultHandshakeTimeout)
 	for {
-		if _, err := io.ReadFull(s.conn, hdr[:]); err != nil {
+		// Between messages the client may stay silent (timers decide), but
+		// once a message has begun the rest must follow within
+		// HandshakeTimeout: a client trickling bytes does not hold a session.
+		if _, err := io.ReadFull(s.conn, hdr[:1]); err != nil {
+			return err
+		}
+		if !first {
+			s.conn.SetReadDeadline(time.Now().Add(msgTimeout))
+		}
+		if _, err := io.ReadFull(s.conn, hdr[1:]); err != nil {
 			return err
 		}
 		var h mmsproto.TcpMessageHeader
@@ -312,6 +322,9 @@ func (s *session) reader(ctx context.Context, in chan<- mmsproto.Message) error 
 		body = body[:n]
 		if _, err := io.ReadFull(s.conn, body); err != nil {
 			return err
+		}
+		if !first {
+			s.conn.SetReadDeadline(time.Time{})
 		}
 		for b := body; len(b) > 0; {
 			if len(b) < 8 {
