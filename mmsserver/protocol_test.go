@@ -381,7 +381,8 @@ func TestPlaylistTCP(t *testing.T) {
 		t.Fatal("second header differs")
 	}
 	data, eos = c.dataUntilEnd()
-	if uint64(len(data)) != mb.packetCount || eos.HR != 0 {
+	// EndOfStream carries StartPlaying's playIncarnation (2.2.4.5), not 0xFF
+	if uint64(len(data)) != mb.packetCount || eos.HR != 0 || eos.PlayIncarnation != 3 {
 		t.Fatalf("entry 2: %d packets of %d, eos %+v", len(data), mb.packetCount, eos)
 	}
 	for _, d := range data {

@@ -69,6 +69,7 @@ type session struct {
 	clientPort    uint16
 	clientVersion mmsproto.SubscriberName
 	incarnation   uint32
+	startInc      uint32 // playIncarnation of the latest StartPlaying or StartStriding (2.2.4.5)
 	sequence      uint32 // owned by the player while one runs
 	state         State
 	udpPacketPair bool
@@ -703,7 +704,7 @@ func (s *session) onStartPlaying(ctx context.Context, m *mmsproto.LinkViewerToMa
 		return
 	}
 	start := s.resumePoint(func() uint64 { return s.position(m.Position, m.ASFOffset, m.LocationID) })
-	s.incarnation = m.PlayIncarnation
+	s.incarnation, s.startInc = m.PlayIncarnation, m.PlayIncarnation
 	s.defaultSelection()
 	s.resetSequence()
 	s.send(ctx, &mmsproto.LinkMacToViewerReportStartedPlaying{PlayIncarnation: m.PlayIncarnation, TigerFileID: fileID})
@@ -761,7 +762,7 @@ func (s *session) onStartStriding(ctx context.Context, m *mmsproto.LinkViewerToM
 		return
 	}
 	start := s.resumePoint(func() uint64 { return s.position(m.Position, m.ASFOffset, m.LocationID) })
-	s.incarnation = m.PlayIncarnation
+	s.incarnation, s.startInc = m.PlayIncarnation, m.PlayIncarnation
 	s.defaultSelection()
 	s.resetSequence()
 	s.send(ctx, &mmsproto.LinkMacToViewerReportStartStriding{PlayIncarnation: m.PlayIncarnation})
@@ -804,7 +805,7 @@ func (s *session) endOfEntry(ctx context.Context, p *player) error {
 	if next && p.stride == 0 {
 		hr = mmsproto.EndOfStreamNext
 	}
-	s.send(ctx, &mmsproto.LinkMacToViewerReportEndOfStream{HR: hr, PlayIncarnation: s.incarnation})
+	s.send(ctx, &mmsproto.LinkMacToViewerReportEndOfStream{HR: hr, PlayIncarnation: s.startInc})
 	s.emit("end_of_entry", "end of playlist entry", map[string]any{"path": c.name, "entry": c.current})
 	if hr != mmsproto.EndOfStreamNext {
 		s.state = StateReady
