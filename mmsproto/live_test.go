@@ -9,9 +9,10 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mmsgate/mmsgate/internal/fixture"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/golden from live FFmpeg and VLC captures")
@@ -140,21 +141,15 @@ func TestVLCLive(t *testing.T) {
 	}
 }
 
-// vlcUDPLock is held while a VLC receives over UDP: VLC 3.0 always binds
-// UDP port 7000 for mmsu, so concurrent VLCs (other packages' tests run in
-// parallel) would steal each other's Data packets. Every test that runs VLC
-// with mmsu:// should take the same lock.
-const vlcUDPLock = "/tmp/mmsgate-vlc-udp-7000.lock"
-
+// lockVLCUDP holds fixture.LockVLCUDP while a VLC receives over UDP: VLC
+// 3.0 always binds UDP port 7000 for mmsu, and other packages' tests run VLC
+// in parallel.
 func lockVLCUDP(t *testing.T) {
-	f, err := os.OpenFile(vlcUDPLock, os.O_CREATE|os.O_RDWR, 0o666)
+	unlock, err := fixture.LockVLCUDP()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
+	t.Cleanup(unlock)
 }
 
 func testVLC(t *testing.T, scheme, golden string) {

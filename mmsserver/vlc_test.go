@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,6 +18,15 @@ func vlcDump(t *testing.T, url string) string {
 	t.Helper()
 	if _, err := exec.LookPath("cvlc"); err != nil {
 		t.Skip("cvlc not installed")
+	}
+	if strings.HasPrefix(url, "mmsu:") {
+		// VLC 3.0 always binds UDP port 7000 for mmsu; other packages' tests
+		// run VLC in parallel.
+		unlock, err := fixture.LockVLCUDP()
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(unlock)
 	}
 	dir, err := os.MkdirTemp("", "mmsd-vlc-")
 	if err != nil {
