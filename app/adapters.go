@@ -4,15 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/mmsgate/mmsgate/asx"
 	"github.com/mmsgate/mmsgate/event"
 	"github.com/mmsgate/mmsgate/gateway"
 	"github.com/mmsgate/mmsgate/mmsclient"
+	"github.com/mmsgate/mmsgate/mmsh"
 	"github.com/mmsgate/mmsgate/remux"
 )
 
@@ -39,18 +42,78 @@ func (d *dialer) dial(ctx context.Context, req gateway.DialRequest) (gateway.Ups
 		OnEvent:      req.OnEvent,
 		Logger:       req.Logger,
 	}
-	switch c.Transport {
-	case "auto":
+	if c.Transport == "auto" && req.PreferTransport == mmsclient.TransportTCP {
 		// Try first what worked last (the client's own policy tries UDP
 		// then TCP; a preference for TCP skips the UDP wait).
-		if req.PreferTransport == mmsclient.TransportTCP {
-			opts.Transport = mmsclient.TransportTCP
-		}
-	case "http":
-		return nil, errors.New("MMSH (http transport) is not supported by the client yet")
+		opts.Transport = mmsclient.TransportTCP
 	}
-	raw := c.URL
-	if u, err := url.Parse(raw); err == nil && strings.EqualFold(u.Hostname(), demoHost) {
+	if isHTTP(c.URL) {
+		up, err := d.dialMetafile(ctx, req, opts)
+		if !errors.Is(err, asx.ErrNotMetafile) {
+			return up, err
+		}
+		// Not a metafile: the URL is an MMSH stream.
+	}
+	return d.dialURL(ctx, c.URL, opts)
+}
+
+func isHTTP(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Scheme, "https"))
+}
+
+// maxMetafile caps an ASX metafile fetched for a channel.
+const maxMetafile = 256 << 10
+
+// dialMetafile resolves an ASX/WAX/WVX metafile at an http(s) URL (through
+// the upstream policy, size-capped) and plays the first of its references
+// that answers, in the metafile's order (issue 9 item 5). A URL whose body is
+// not a metafile gives asx.ErrNotMetafile after at most 512 bytes.
+func (d *dialer) dialMetafile(ctx context.Context, req gateway.DialRequest, opts mmsclient.Options) (gateway.Upstream, error) {
+	res, err := asx.Resolve(ctx, req.Channel.URL, asx.FetchOptions{MaxSize: maxMetafile, AllowHost: req.AllowHost,
+		DialContext: req.DialContext})
+	if err != nil {
+		if errors.Is(err, asx.ErrNotMetafile) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("metafile: %w", err)
+	}
+	req.OnEvent.Emit(metafileEvent, "ASX metafile", map[string]any{"title": res.Title, "author": res.Author, "refs": len(res.URLs)})
+	if opts.Transport == "http" {
+		// The channel's transport came from the metafile's http URL; its
+		// references choose their own (rollover for mms://).
+		opts.Transport = "auto"
+	}
+	var errs []error
+	for i, ref := range res.URLs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		up, err := d.dialURL(ctx, ref, opts)
+		if err == nil {
+			return &described{Upstream: up, title: res.Title, author: res.Author}, nil
+		}
+		req.OnEvent.Emit(event.Attempt, "metafile reference failed", map[string]any{"ref": i + 1, "outcome": "failed", "reason": err.Error()})
+		errs = append(errs, fmt.Errorf("reference %d: %w", i+1, err))
+	}
+	return nil, fmt.Errorf("metafile: no reference plays: %w", errors.Join(errs...))
+}
+
+// metafileEvent is the session log entry of a resolved metafile.
+const metafileEvent event.Kind = "metafile"
+
+// dialURL opens one MMS or MMSH URL.
+func (d *dialer) dialURL(ctx context.Context, raw string, opts mmsclient.Options) (gateway.Upstream, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("url: %w", err)
+	}
+	if opts.AllowHost != nil && !strings.EqualFold(u.Hostname(), demoHost) {
+		if err := opts.AllowHost(u.Hostname()); err != nil {
+			return nil, err
+		}
+	}
+	if strings.EqualFold(u.Hostname(), demoHost) {
 		addr := ""
 		if d.demoAddr != nil {
 			addr = d.demoAddr()
@@ -64,11 +127,47 @@ func (d *dialer) dial(ctx context.Context, req gateway.DialRequest) (gateway.Ups
 		}
 		// Redirects from the demo server stay under the policy.
 	}
+	switch scheme := strings.ToLower(u.Scheme); {
+	case scheme == "http" || scheme == "https" || scheme == "mmsh" || opts.Transport == "http":
+		if scheme != "http" && scheme != "https" && scheme != "mmsh" {
+			return nil, errors.New("MMSH (http transport) of an mms:// URL is not supported by the client yet")
+		}
+		s, err := mmsh.Dial(ctx, raw, mmsh.Options{Username: opts.Username, Password: opts.Password,
+			MaxBandwidth: opts.MaxBandwidth, Language: opts.Language, AllowHost: opts.AllowHost,
+			DialContext: opts.DialContext, OnEvent: opts.OnEvent, Logger: opts.Logger})
+		if err != nil {
+			return nil, err
+		}
+		return mmshUpstream{s}, nil
+	}
 	s, err := mmsclient.Dial(ctx, raw, opts)
 	if err != nil {
 		return nil, err
 	}
 	return upstream{s}, nil
+}
+
+// described adds a metafile's title and author to an upstream.
+type described struct {
+	gateway.Upstream
+	title, author string
+}
+
+func (d *described) Describe() (title, author string) { return d.title, d.author }
+
+type mmshUpstream struct{ s *mmsh.Session }
+
+func (u mmshUpstream) HeaderBytes() []byte { return u.s.HeaderBytes() }
+func (u mmshUpstream) Transport() string   { return u.s.Transport() }
+func (u mmshUpstream) Bandwidth() int64    { return u.s.Bandwidth() }
+func (u mmshUpstream) Close() error        { return u.s.Close() }
+func (u mmshUpstream) Stats() map[string]any {
+	return jsonObject(u.s.Stats())
+}
+
+func (u mmshUpstream) Next(ctx context.Context) (gateway.Item, error) {
+	it, err := u.s.Next(ctx)
+	return gateway.Item{Header: it.Header, Packet: it.Packet}, err
 }
 
 type upstream struct{ s *mmsclient.Session }
@@ -84,8 +183,11 @@ func (u upstream) Next(ctx context.Context) (gateway.Item, error) {
 }
 
 // Stats returns the CLIENT_LOG figures as a JSON object.
-func (u upstream) Stats() map[string]any {
-	b, err := json.Marshal(u.s.Stats())
+func (u upstream) Stats() map[string]any { return jsonObject(u.s.Stats()) }
+
+// jsonObject turns a statistics struct into a JSON object.
+func jsonObject(v any) map[string]any {
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil
 	}

@@ -17,7 +17,7 @@ type Channel = store.Channel
 // Accepted values of the channel fields (fixed; unexported so that no caller
 // can change them).
 var (
-	schemes    = []string{"mms", "mmst", "mmsu", "mmsh", "http"}
+	schemes    = []string{"mms", "mmst", "mmsu", "mmsh", "http", "https"} // http(s): MMSH or an ASX metafile
 	transports = []string{"auto", "udp", "tcp", "http"}
 	outputs    = []string{"hls", "llhls", "asf"}
 	transcodes = []string{"auto", "always", "never"}
@@ -77,7 +77,7 @@ func Normalize(c Channel) (Channel, error) {
 	}
 	c.URL = u.String()
 	if c.Transport == "" {
-		c.Transport = map[string]string{"mmst": "tcp", "mmsu": "udp", "mmsh": "http", "http": "http"}[u.Scheme]
+		c.Transport = map[string]string{"mmst": "tcp", "mmsu": "udp", "mmsh": "http", "http": "http", "https": "http"}[u.Scheme]
 		if c.Transport == "" {
 			c.Transport = "auto"
 		}
@@ -88,7 +88,7 @@ func Normalize(c Channel) (Channel, error) {
 	switch {
 	case u.Scheme == "mmst" && c.Transport != "tcp" && c.Transport != "auto",
 		u.Scheme == "mmsu" && c.Transport != "udp" && c.Transport != "auto",
-		(u.Scheme == "mmsh" || u.Scheme == "http") && c.Transport != "http" && c.Transport != "auto":
+		(u.Scheme == "mmsh" || u.Scheme == "http" || u.Scheme == "https") && c.Transport != "http" && c.Transport != "auto":
 		return c, invalid("transport %s contradicts the url scheme %s", c.Transport, u.Scheme)
 	}
 	if len(c.Username) > maxCredentialLen || len(c.Password) > maxCredentialLen {

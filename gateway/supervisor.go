@@ -51,6 +51,7 @@ type runtime struct {
 	pipe       Pipeline
 	transcoder bool // holds a transcoder slot
 	up         Upstream
+	described  [2]string // title and author from the upstream's Describer (a metafile)
 	log        *sessionLog
 	rate       rateMeter
 	counters   map[string]prometheus.Counter // viewer requests by output
@@ -264,6 +265,12 @@ func (r *runtime) status() Status {
 		if l, ok := r.pipe.(interface{ Latency() time.Duration }); ok {
 			st.Latency = l.Latency()
 		}
+	}
+	if st.Metadata.Title == "" {
+		st.Metadata.Title = r.described[0]
+	}
+	if st.Metadata.Author == "" {
+		st.Metadata.Author = r.described[1]
 	}
 	return st
 }
@@ -518,8 +525,12 @@ func (r *runtime) session(reconnect bool) (wasLive bool, err error) {
 		return false, nil
 	}
 	transport = up.Transport()
+	var described [2]string
+	if d, ok := up.(Describer); ok {
+		described[0], described[1] = d.Describe()
+	}
 	r.mu.Lock()
-	r.up = up
+	r.up, r.described = up, described
 	r.mu.Unlock()
 	defer func() {
 		if cerr := up.Close(); cerr != nil {

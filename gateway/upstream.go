@@ -27,6 +27,13 @@ type Upstream interface {
 	Close() error
 }
 
+// Describer is implemented by upstreams that carry metadata of their own
+// (an ASX metafile's title and author); a channel's status shows it where
+// the stream's header has none.
+type Describer interface {
+	Describe() (title, author string)
+}
+
 // DialRequest is what the supervisor hands the Dialer for one session.
 type DialRequest struct {
 	Channel         Channel // with its password
