@@ -12,8 +12,9 @@ import (
 // fails with E_ACCESSDENIED.
 const maxAuthTries = 3
 
-func (s *session) authServer() *auth.Server {
-	a := s.srv.Auth
+// server returns the auth package's server for a, shared by the MMS
+// sessions and the MMSH handler.
+func (a *Auth) server() *auth.Server {
 	scheme := auth.SchemeBasic
 	if a.Scheme == "ntlm" || a.Scheme == "NTLM" {
 		scheme = auth.SchemeNTLM
@@ -41,7 +42,7 @@ func (s *session) authServer() *auth.Server {
 // credentials, NTLMv2 verification) is the auth package's.
 func (s *session) authenticate(ctx context.Context, playIncarnation uint32, token []byte) error {
 	if s.authx == nil {
-		s.authx = s.authServer().NewExchange()
+		s.authx = s.srv.Auth.server().NewExchange()
 	}
 	ok, next, err := s.authx.Step(token)
 	if ok {

@@ -271,13 +271,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		ln.Close()
 		return ErrServerClosed
 	}
-	if !s.started {
-		s.started = true
-		for _, b := range s.lives {
-			s.wg.Add(1)
-			go func() { defer s.wg.Done(); b.run(s.ctx) }()
-		}
-	}
+	s.startLocked()
 	s.lns[ln] = struct{}{}
 	var udp *net.UDPConn
 	if ta, ok := ln.Addr().(*net.TCPAddr); ok {
@@ -342,6 +336,19 @@ func (s *Server) Serve(ln net.Listener) error {
 			}
 			s.mu.Unlock()
 		}()
+	}
+}
+
+// startLocked starts the live broadcasts once, at the first Serve or
+// HTTPHandler call. s.mu is held.
+func (s *Server) startLocked() {
+	if s.started || s.closed {
+		return
+	}
+	s.started = true
+	for _, b := range s.lives {
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); b.run(s.ctx) }()
 	}
 }
 
