@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/mmsgate/mmsgate/asf"
@@ -307,10 +308,10 @@ func (s *Session) syncLoss() {
 // happens at high packet rates; LocationId (the ASF packet number, moving
 // one way while playing) tells new packets from late ones, and a late one
 // is matched to the hole it fills.
-func (s *Session) seqFor(b uint8, loc uint32) uint32 {
+func (s *Session) seqFor(b uint8, loc uint32) (seq uint32) {
 	t := &s.seq
 	if s.rebaseNext || !t.valid {
-		var seq uint32
+		first := !t.valid
 		if s.rebaseNext {
 			seq = t.rebase(b)
 		} else {
@@ -318,8 +319,15 @@ func (s *Session) seqFor(b uint8, loc uint32) uint32 {
 		}
 		s.rebaseNext = false
 		s.highLoc = loc
+		if first && b <= headAnchor {
+			// The server's Sequence starts at 0 (3.2.1): packets before
+			// the first one received were lost, and can be asked for.
+			s.reorder.startAt(0)
+		}
+		s.noteLoc(seq, loc)
 		return seq
 	}
+	defer func() { s.noteLoc(seq, loc) }()
 	ahead := int64(loc) - int64(s.highLoc)
 	if s.locReverse {
 		ahead = -ahead
@@ -344,12 +352,76 @@ func (s *Session) seqFor(b uint8, loc uint32) uint32 {
 	}
 	span := uint32(min(-ahead, 1<<20))
 	first := t.high - back
+	guess := uint32(0)
+	found := false
 	for c, n := first, uint32(back); n <= span && n <= uint32(2*s.reorder.window); c, n = c-256, n+256 {
-		if s.reorder.isMissing(c) {
+		if !s.reorder.isMissing(c) {
+			continue
+		}
+		if s.locFits(c, loc) {
 			return c
 		}
+		if !found {
+			guess, found = c, true
+		}
+	}
+	if found {
+		return guess
 	}
 	return first
+}
+
+// headAnchor: a first packet with AFFlags up to this is taken to follow
+// the server's sequence number 0, the ones before it lost.
+const headAnchor = 8
+
+// locRingSize is how many sequence numbers noteLoc remembers.
+const locRingSize = 4096
+
+// noteLoc remembers the LocationId of packet seq, for locFits.
+func (s *Session) noteLoc(seq, loc uint32) {
+	if s.locs == nil {
+		s.locs = make([]locEntry, locRingSize)
+	}
+	s.locs[seq%locRingSize] = locEntry{seq: seq, loc: loc, ok: true}
+}
+
+type locEntry struct {
+	seq, loc uint32
+	ok       bool
+}
+
+// locFits reports whether a packet with LocationId loc can be sequence
+// number c: LocationIds grow with sequence numbers (shrink when
+// rewinding), so loc must lie between those of the nearest packets known
+// before and after c.
+func (s *Session) locFits(c, loc uint32) bool {
+	if s.locs == nil {
+		return true
+	}
+	less := func(a, b uint32) bool { // a comes before b in play order
+		if s.locReverse {
+			return a > b
+		}
+		return a < b
+	}
+	for k := uint32(1); k <= 64; k++ {
+		if e := s.locs[(c-k)%locRingSize]; e.ok && e.seq == c-k {
+			if !less(e.loc, loc) {
+				return false
+			}
+			break
+		}
+	}
+	for k := uint32(1); k <= 64; k++ {
+		if e := s.locs[(c+k)%locRingSize]; e.ok && e.seq == c+k {
+			if !less(loc, e.loc) {
+				return false
+			}
+			break
+		}
+	}
+	return true
 }
 
 func (s *Session) onPacketPair(d dataPacket, at time.Time) {
@@ -512,7 +584,8 @@ func (s *Session) drainUDP(ctx context.Context) error {
 	// Packets lost at the very end leave no gap behind them: probe for the
 	// next few numbers (a server ignores numbers it never sent) and give
 	// the answers a moment to arrive.
-	const quiet = 300 * time.Millisecond
+	const quiet = 400 * time.Millisecond
+	const probeEvery = 100 * time.Millisecond // probes get lost too
 	s.probes = map[uint32]bool{}
 	var probed uint32 // probes sent up to this number
 	probe := func() {
@@ -531,6 +604,15 @@ func (s *Session) drainUDP(ctx context.Context) error {
 		s.requestResend(ask)
 	}
 	probe()
+	reprobe := func() {
+		var ask []uint32
+		for n := range s.probes {
+			ask = append(ask, n)
+		}
+		slices.Sort(ask)
+		s.requestResend(ask)
+	}
+	nextProbe := time.Now().Add(probeEvery)
 	end := time.Now().Add(s.opts.ResendTimeout + s.opts.ResendRetry)
 	last := time.Now()
 	s.draining = true
@@ -543,6 +625,13 @@ func (s *Session) drainUDP(ctx context.Context) error {
 		until := end
 		if !s.reorder.pending() {
 			until = last.Add(quiet)
+		}
+		if now.After(nextProbe) {
+			reprobe()
+			nextProbe = now.Add(probeEvery)
+		}
+		if nextProbe.Before(until) {
+			until = nextProbe
 		}
 		e, err := s.wait(ctx, until, "draining UDP")
 		if err != nil {

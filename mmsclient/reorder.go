@@ -64,6 +64,14 @@ func newReorderBuffer(window int, retry, giveUp time.Duration) *reorderBuffer {
 
 func (b *reorderBuffer) slot(seq uint32) *reorderSlot { return &b.slots[seq%uint32(len(b.slots))] }
 
+// startAt makes the buffer expect seq as its first packet, so that a later
+// first arrival leaves the ones before it as holes.
+func (b *reorderBuffer) startAt(seq uint32) {
+	if !b.started {
+		b.started, b.next, b.end = true, seq, seq
+	}
+}
+
 // before reports whether sequence number a comes before b (serial arithmetic).
 func before(a, b uint32) bool { return int32(a-b) < 0 }
 

@@ -153,6 +153,7 @@ type Session struct {
 	armed      time.Time   // when timer fires
 	highLoc    uint32      // LocationId of the packet with the highest sequence number
 	locReverse bool        // striding backwards: LocationId decreases
+	locs       []locEntry  // LocationId by sequence number, for late packets
 }
 
 type inbound struct {
