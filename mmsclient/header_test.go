@@ -68,3 +68,23 @@ func TestSeqForLateResend(t *testing.T) {
 		t.Fatalf("rewind: %d", got)
 	}
 }
+
+// TestSeqForTwoHoles: holes 256 numbers apart share their AFFlags; the
+// LocationId of the resent packet decides which one it fills.
+func TestSeqForTwoHoles(t *testing.T) {
+	s := &Session{reorder: newReorderBuffer(1024, time.Second, time.Hour), rebaseNext: true}
+	now := time.Now()
+	for seq := uint32(0); seq < 600; seq++ {
+		if seq == 10 || seq == 266 {
+			continue // lost
+		}
+		got := s.seqFor(uint8(seq), seq+1000)
+		s.reorder.add(got, []byte{1}, now)
+	}
+	if got := s.seqFor(10, 1010); got != 10 {
+		t.Errorf("resend of 10 placed at %d", got)
+	}
+	if got := s.seqFor(266%256, 1266); got != 266 {
+		t.Errorf("resend of 266 placed at %d", got)
+	}
+}
