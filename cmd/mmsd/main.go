@@ -1,9 +1,11 @@
 // Command mmsd is an MMS server (MS-MMSP): it serves ASF, WMV and WMA files,
 // files looped as live broadcasts and server-side playlists to MMS clients
-// such as Windows Media Player, FFmpeg (mmst://) and VLC (mmst://, mmsu://).
+// such as Windows Media Player, FFmpeg (mmst://) and VLC (mmst://, mmsu://),
+// and with -http-addr the same content over MMSH (MS-WMSP; mmsh://).
 //
 //	mmsd -addr 127.0.0.1:1755 -dir ./media
 //	mmsd -dir ./media -live news=./media/news.wmv -playlist show=a.wmv,b.wmv
+//	mmsd -dir ./media -http-addr 127.0.0.1:8081
 //
 // Run mmsd -help for every flag.
 package main
@@ -15,6 +17,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -45,6 +49,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		addr      = fs.String("addr", "127.0.0.1:1755", "TCP `address` to listen on; resend requests are read on the UDP port of the same number")
+		httpAddr  = fs.String("http-addr", "", "also serve the same content over MMSH (MS-WMSP, mmsh:// and http://) on this TCP `address`, e.g. 127.0.0.1:8081; empty: off")
 		dir       = fs.String("dir", "", "serve every ASF, WMV and WMA file below `DIR` at mms://host:port/<relative path>")
 		lives     pairs
 		lists     pairs
@@ -65,7 +70,7 @@ func run(args []string, stderr io.Writer) int {
 	fs.Var(&lists, "playlist", "serve `NAME=FILE1,FILE2,...` as a server-side playlist at mms://host:port/NAME (repeatable)")
 	fs.Var(&redirects, "redirect", "redirect clients asking for `FROM=URL` (path FROM) to URL, e.g. old.wmv=mms://other/new.wmv (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: mmsd [flags]\n\nmmsd is an MMS (MS-MMSP) server for ASF content: files, live broadcasts\nand server-side playlists, with Data packets over TCP or UDP.\nSIGINT or SIGTERM stop it cleanly.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: mmsd [flags]\n\nmmsd is an MMS (MS-MMSP) server for ASF content: files, live broadcasts\nand server-side playlists, with Data packets over TCP or UDP, and with\n-http-addr the same content over MMSH (MS-WMSP).\nSIGINT or SIGTERM stop it cleanly.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -129,23 +134,49 @@ func run(args []string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
+	errc := make(chan error, 1)  // MMS
+	herrc := make(chan error, 1) // MMSH
 	go func() { errc <- srv.ListenAndServe(*addr) }()
+	var hs *http.Server
+	if *httpAddr != "" {
+		ln, err := net.Listen("tcp", *httpAddr)
+		if err != nil {
+			fmt.Fprintln(stderr, "mmsd: -http-addr:", err)
+			srv.Shutdown(context.Background())
+			return 1
+		}
+		hs = &http.Server{Handler: srv.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(h, slog.LevelWarn)}
+		log.Info("mmsd MMSH listening", "addr", ln.Addr().String())
+		go func() { herrc <- hs.Serve(ln) }()
+	}
 	select {
 	case err := <-errc:
 		log.Error("serve", "err", err)
+		return 1
+	case err := <-herrc:
+		log.Error("serve MMSH", "err", err)
+		srv.Shutdown(context.Background())
 		return 1
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
+	code := 0
+	if err := srv.Shutdown(sctx); err != nil { // also ends MMSH plays
 		log.Error("shutdown", "err", err)
-		return 1
+		code = 1
+	}
+	if hs != nil {
+		if err := hs.Shutdown(sctx); err != nil {
+			log.Error("MMSH shutdown", "err", err)
+			hs.Close()
+			code = 1
+		}
+		<-herrc
 	}
 	<-errc
-	return 0
+	return code
 }
 
 func check(strip, auth string, drop, rate float64) error {
