@@ -68,8 +68,42 @@ func (f *httpFront) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	stop := context.AfterFunc(f.s.ctx, cancel) // Shutdown ends plays
 	defer stop()
-	f.h.ServeHTTP(w, r.WithContext(ctx))
+	if r.Method != http.MethodGet || !mmsh.IsPlayRequest(r) {
+		f.h.ServeHTTP(w, r.WithContext(ctx))
+		return
+	}
+	// A Play request is an MMS session's equivalent: it gets the same
+	// play and session_end events, with transport "http".
+	fields := map[string]any{"path": name, "remote": r.RemoteAddr, "transport": "http"}
+	f.s.OnEvent.Emit("play", "MMSH play requested", fields)
+	sw := &statusWriter{ResponseWriter: w}
+	f.h.ServeHTTP(sw, r.WithContext(ctx))
+	f.s.OnEvent.Emit("session_end", "MMSH play ended", map[string]any{"path": name, "remote": r.RemoteAddr,
+		"transport": "http", "status": sw.status})
 }
+
+// statusWriter records the response status; Unwrap keeps
+// http.ResponseController (flushes, write deadlines) working.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // httpLocation turns a redirect target into a URL an HTTP client follows.
 // mms:// targets become http://: MMSH listens on port 80 of an MMS host

@@ -9,10 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/mmsgate/mmsgate/asf"
+	"github.com/mmsgate/mmsgate/event"
 	"github.com/mmsgate/mmsgate/internal/fixture"
 	"github.com/mmsgate/mmsgate/mmsh"
 )
@@ -152,7 +155,13 @@ func TestMMSHClient(t *testing.T) {
 	video := shortClip(t, fixture.WMV2(), dir, "clip.wmv")
 	audio := shortClip(t, fixture.AudioOnly(), dir, "audio.wma")
 	wv, wa := filePackets(t, video), filePackets(t, audio)
-	srv := &Server{Dir: dir, Unpaced: true}
+	var mu sync.Mutex
+	var events []event.Event
+	srv := &Server{Dir: dir, Unpaced: true, OnEvent: func(e event.Event) {
+		mu.Lock()
+		events = append(events, e)
+		mu.Unlock()
+	}}
 	if err := srv.AddPlaylist("list", video, audio); err != nil {
 		t.Fatal(err)
 	}
@@ -171,6 +180,26 @@ func TestMMSHClient(t *testing.T) {
 			t.Errorf("%d entry changes in a file", len(headers))
 		}
 		equalPackets(t, wv, got)
+		s.Close()
+		// play and session_end events, as for MMS sessions
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			mu.Lock()
+			var kinds []string
+			for _, e := range events {
+				if e.Fields["transport"] == "http" && e.Fields["path"] == "clip.wmv" {
+					kinds = append(kinds, string(e.Kind))
+				}
+			}
+			mu.Unlock()
+			if slices.Equal(kinds, []string{"play", "session_end"}) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("events %v, want play and session_end", kinds)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	})
 	t.Run("not found", func(t *testing.T) {
 		for _, p := range []string{"nothing.wmv", "../etc/passwd", "notes.txt"} {
