@@ -119,7 +119,7 @@ func (d *dialer) dialURL(ctx context.Context, raw string, opts mmsclient.Options
 			addr = d.demoAddr()
 		}
 		if addr == "" {
-			return nil, errors.New("the embedded demo server is not running")
+			return nil, fmt.Errorf("%w: the embedded demo server is not running (the gateway runs with -no-demo or its demo failed to start); delete the channel or restart without -no-demo", gateway.ErrPermanent)
 		}
 		var nd net.Dialer
 		opts.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {

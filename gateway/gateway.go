@@ -188,7 +188,7 @@ func (g *Gateway) Create(ctx context.Context, c Channel) (Channel, error) {
 		return c, err
 	}
 	now := time.Now().UTC()
-	c.CreatedAt, c.UpdatedAt, c.LastTransport = now, now, ""
+	c.CreatedAt, c.UpdatedAt, c.LastTransport, c.Run = now, now, "", ""
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {
@@ -224,7 +224,7 @@ func (g *Gateway) Update(ctx context.Context, c Channel) (Channel, error) {
 	}
 	prev := old.config()
 	c.CreatedAt, c.UpdatedAt = prev.CreatedAt, time.Now().UTC()
-	c.LastTransport = prev.LastTransport
+	c.LastTransport, c.Run = prev.LastTransport, prev.Run
 	if c.URL != prev.URL {
 		c.LastTransport = ""
 	}
@@ -275,23 +275,28 @@ func (g *Gateway) Delete(ctx context.Context, name string) error {
 	return nil
 }
 
-// Start makes a channel run until Stop, whatever its viewers.
-func (g *Gateway) Start(name string) error {
-	r, err := g.runtime(name)
-	if err != nil {
-		return err
-	}
-	r.setManual(true)
-	return nil
-}
+// Start makes a channel run until Stop, whatever its viewers. It is
+// stored: the channel is started again after a restart.
+func (g *Gateway) Start(name string) error { return g.setRun(name, store.RunStarted) }
 
 // Stop stops a channel until Start; viewers get ErrUnavailable meanwhile.
-func (g *Gateway) Stop(name string) error {
+// It is stored: an always-on channel stays stopped across a restart.
+func (g *Gateway) Stop(name string) error { return g.setRun(name, store.RunStopped) }
+
+func (g *Gateway) setRun(name, run string) error {
 	r, err := g.runtime(name)
 	if err != nil {
 		return err
 	}
-	r.setManual(false)
+	ctx, cancel := context.WithTimeout(g.ctx, 10*time.Second)
+	defer cancel()
+	if err := g.cfg.Store.SetRun(ctx, name, run); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("%w: no channel %q", ErrNotFound, name)
+		}
+		return err
+	}
+	r.setRun(run)
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/mmsgate/mmsgate/event"
+	"github.com/mmsgate/mmsgate/store"
 )
 
 // State is a channel's health.
@@ -76,6 +77,7 @@ func newRuntime(g *Gateway, c Channel, prev *runtime) *runtime {
 		state: Idle, since: time.Now(), changed: make(chan struct{}), hls: map[string]time.Time{},
 		counters: map[string]prometheus.Counter{}}
 	r.ctx, r.cancel = context.WithCancel(g.ctx)
+	r.manual, r.stopped = c.Run == store.RunStarted, c.Run == store.RunStopped
 	if prev != nil {
 		prev.mu.Lock()
 		r.manual, r.stopped, r.lastViewer = prev.manual, prev.stopped, prev.lastViewer
@@ -108,9 +110,10 @@ func (r *runtime) stop() {
 	<-r.done
 }
 
-func (r *runtime) setManual(on bool) {
+func (r *runtime) setRun(run string) {
 	r.mu.Lock()
-	r.manual, r.stopped = on, !on
+	r.manual, r.stopped = run == store.RunStarted, run == store.RunStopped
+	r.cfg.Run = run
 	r.mu.Unlock()
 	r.poke()
 }
@@ -311,6 +314,14 @@ func (r *runtime) loop() {
 		if err == nil || !r.wanted() {
 			continue
 		}
+		if errors.Is(err, ErrPermanent) {
+			r.setState(Failed, err.Error())
+			live, backoff = false, r.g.cfg.BackoffMin
+			if !r.waitWake() {
+				return
+			}
+			continue
+		}
 		if live {
 			r.setState(Reconnecting, err.Error())
 		} else {
@@ -325,6 +336,27 @@ func (r *runtime) loop() {
 			return
 		}
 		backoff = min(backoff*2, max)
+	}
+}
+
+// waitWake waits for a viewer's request, Start or Stop (false: the
+// channel's end). A viewer leaving does not count.
+func (r *runtime) waitWake() bool {
+	r.mu.Lock()
+	manual, stopped := r.manual, r.stopped
+	r.mu.Unlock()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return false
+		case <-r.wake:
+		}
+		r.mu.Lock()
+		again := r.active > 0 || r.manual != manual || r.stopped != stopped
+		r.mu.Unlock()
+		if again {
+			return true
+		}
 	}
 }
 

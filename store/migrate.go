@@ -87,6 +87,13 @@ var migrations = []migration{
 				PRIMARY KEY (session_id, seq))`,
 		},
 	},
+	{
+		// run: what Start/Stop asked ("", "started", "stopped"), kept
+		// across restarts.
+		version:  2,
+		sqlite:   []string{`ALTER TABLE channels ADD COLUMN run TEXT NOT NULL DEFAULT ''`},
+		postgres: []string{`ALTER TABLE channels ADD COLUMN run TEXT NOT NULL DEFAULT ''`},
+	},
 }
 
 // SchemaVersion is the version Open migrates to.

@@ -147,7 +147,7 @@ func (s *DB) isUniqueViolation(err error) bool {
 }
 
 const channelColumns = `name, url, transport, username, password, outputs, transcode, on_demand,
-	max_bandwidth, language, last_transport, created_at, updated_at`
+	max_bandwidth, language, last_transport, created_at, updated_at, run`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -157,7 +157,7 @@ func scanChannel(r scanner) (Channel, error) {
 	var onDemand int
 	var created, updated int64
 	err := r.Scan(&c.Name, &c.URL, &c.Transport, &c.Username, &c.Password, &outputs, &c.Transcode,
-		&onDemand, &c.MaxBandwidth, &c.Language, &c.LastTransport, &created, &updated)
+		&onDemand, &c.MaxBandwidth, &c.Language, &c.LastTransport, &created, &updated, &c.Run)
 	if err != nil {
 		return c, err
 	}
@@ -205,9 +205,9 @@ func (s *DB) GetChannel(ctx context.Context, name string) (Channel, error) {
 // CreateChannel inserts c; ErrConflict when its name is taken.
 func (s *DB) CreateChannel(ctx context.Context, c Channel) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO channels (`+channelColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		c.Name, c.URL, c.Transport, c.Username, c.Password, strings.Join(c.Outputs, ","), c.Transcode,
-		boolInt(c.OnDemand), c.MaxBandwidth, c.Language, c.LastTransport, nanos(c.CreatedAt), nanos(c.UpdatedAt))
+		boolInt(c.OnDemand), c.MaxBandwidth, c.Language, c.LastTransport, nanos(c.CreatedAt), nanos(c.UpdatedAt), c.Run)
 	if err != nil {
 		if s.isUniqueViolation(err) {
 			return fmt.Errorf("store: channel %q: %w", c.Name, ErrConflict)
@@ -270,6 +270,12 @@ func (s *DB) DeleteChannel(ctx context.Context, name string) error {
 func (s *DB) SetLastTransport(ctx context.Context, name, transport string) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE channels SET last_transport = ? WHERE name = ?`), transport, name)
 	return s.affected(res, err, "set last transport", name)
+}
+
+// SetRun records what start/stop asked for a channel (Channel.Run).
+func (s *DB) SetRun(ctx context.Context, name, run string) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE channels SET run = ? WHERE name = ?`), run, name)
+	return s.affected(res, err, "set run", name)
 }
 
 func marshalStats(m map[string]any) (string, error) {

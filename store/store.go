@@ -32,9 +32,18 @@ type Channel struct {
 	MaxBandwidth  int64
 	Language      string
 	LastTransport string // the transport that worked last; the client tries it first
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Run is what the API's start/stop asked: "" (run as OnDemand says),
+	// RunStarted or RunStopped. UpdateChannel leaves it alone (SetRun).
+	Run       string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
+
+// Values of Channel.Run.
+const (
+	RunStarted = "started" // started by the API: runs whatever its viewers
+	RunStopped = "stopped" // stopped by the API: does not run until started
+)
 
 // Session is one upstream session of a channel, from Dial to Close.
 type Session struct {
@@ -64,6 +73,7 @@ type Store interface {
 	UpdateChannel(ctx context.Context, c Channel) error // ErrNotFound when it does not
 	DeleteChannel(ctx context.Context, name string) error
 	SetLastTransport(ctx context.Context, name, transport string) error
+	SetRun(ctx context.Context, name, run string) error // ErrNotFound when the channel does not exist
 
 	CreateSession(ctx context.Context, s Session) (int64, error)
 	UpdateSession(ctx context.Context, s Session) error

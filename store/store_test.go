@@ -67,6 +67,17 @@ func TestChannelsCRUD(t *testing.T) {
 				t.Fatal(err)
 			}
 			c.LastTransport = "tcp"
+			if err := s.SetRun(ctx, "news", RunStopped); err != nil {
+				t.Fatal(err)
+			}
+			c.Run = RunStopped
+			// An update of the configuration keeps what start/stop asked.
+			if err := s.UpdateChannel(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.SetRun(ctx, "nope", RunStarted); !errors.Is(err, ErrNotFound) {
+				t.Fatalf("set run of a missing channel: %v", err)
+			}
 			list, err := s.ListChannels(ctx)
 			if err != nil {
 				t.Fatal(err)

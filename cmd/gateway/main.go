@@ -57,7 +57,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (*options, 
 	fs.StringVar(&o.token, "api-token", "", "Bearer token for API writes; empty: generated at first start and kept in the data directory")
 	fs.StringVar(&o.allow, "allow-upstream", "", "comma-separated CIDR ranges that upstreams may be in although private, loopback or link-local")
 	fs.BoolVar(&o.private, "private", false, "every API read needs the token (default: names, states and metadata are public)")
-	fs.BoolVar(&o.noDemo, "no-demo", false, "do not start the embedded demo server and channel")
+	fs.BoolVar(&o.noDemo, "no-demo", false, "do not start the embedded demo server and channel (a demo channel kept from an earlier run fails with the reason, untried until a viewer comes, or delete it)")
 	fs.StringVar(&o.cors, "cors-origin", "*", "Access-Control-Allow-Origin of the media routes")
 	fs.IntVar(&o.maxChannels, "max-channels", 1000, "maximum configured channels (0: no limit)")
 	fs.IntVar(&o.maxUpstreams, "max-upstreams", 100, "maximum concurrently active upstream sessions (0: no limit)")
