@@ -127,11 +127,10 @@ func (d *dialer) dialURL(ctx context.Context, raw string, opts mmsclient.Options
 		}
 		// Redirects from the demo server stay under the policy.
 	}
-	switch scheme := strings.ToLower(u.Scheme); {
-	case scheme == "http" || scheme == "https" || scheme == "mmsh" || opts.Transport == "http":
-		if scheme != "http" && scheme != "https" && scheme != "mmsh" {
-			return nil, errors.New("MMSH (http transport) of an mms:// URL is not supported by the client yet")
-		}
+	// MMSH URLs go to package mmsh; mms:// (with transport "http" too: the
+	// client's MMSH rung) to mmsclient.
+	switch strings.ToLower(u.Scheme) {
+	case "http", "https", "mmsh":
 		s, err := mmsh.Dial(ctx, raw, mmsh.Options{Username: opts.Username, Password: opts.Password,
 			MaxBandwidth: opts.MaxBandwidth, Language: opts.Language, AllowHost: opts.AllowHost,
 			DialContext: opts.DialContext, OnEvent: opts.OnEvent, Logger: opts.Logger})

@@ -112,3 +112,27 @@ func TestMMSHChannel(t *testing.T) {
 		t.Fatalf("HLS: %d %s", code, body)
 	}
 }
+
+// TestASXDeniedRefs: references of a metafile go through the upstream
+// allow-list like any channel URL: the metadata address in its spellings is
+// refused before any connection.
+func TestASXDeniedRefs(t *testing.T) {
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<asx version="3.0"><title>Bad</title><entry>
+			<ref href="mms://169.254.169.254/x"/><ref href="mms://2852039166/x"/>
+			<ref href="mms://[::ffff:169.254.169.254]/x"/></entry></asx>`)
+	}))
+	t.Cleanup(web.Close)
+	e := startApp(t, Config{})
+	if code, b := e.call(t, "POST", "/api/v1/channels", map[string]any{"name": "bad", "url": web.URL + "/bad.asx",
+		"on_demand": false}); code != 201 {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	e.waitState(t, "bad", "failed", 30*time.Second)
+	_, b := e.call(t, "GET", "/api/v1/channels/bad/status", nil)
+	var st struct{ Reason string }
+	json.Unmarshal(b, &st)
+	if strings.Count(st.Reason, "upstream denied") != 3 || !strings.Contains(st.Reason, "reference 3") {
+		t.Fatalf("reason: %s", b)
+	}
+}
