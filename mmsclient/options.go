@@ -15,9 +15,19 @@ import (
 // "auto" transport policy, packet-pair estimation and default limits.
 type Options struct {
 	// Transport is the policy: "auto" (UDP, then TCP when no Data packet
-	// arrives over UDP within UDPTimeout), "udp" or "tcp". Empty means
-	// auto, or what the URL scheme says: mmst:// is tcp, mmsu:// is udp.
+	// arrives over UDP within UDPTimeout, then, for mms:// URLs, MMSH on
+	// HTTPPort of the same host: the protocol rollover of Windows Media
+	// Player), "udp", "tcp" or "http" (MMSH only, package mmsh). Empty
+	// means auto, or what the URL scheme says: mmst:// is tcp, mmsu:// is
+	// udp. mmsh://, http:// and https:// URLs always play over MMSH.
 	Transport string
+	// Prefer names the rung of the auto policy to try first ("udp", "tcp"
+	// or "http"; empty: UDP first), the others following in their usual
+	// order. Callers set it to what worked last (Session.Transport) so
+	// that a restart skips the rungs that failed before.
+	Prefer string
+	// HTTPPort is the port of the MMSH rung for mms:// URLs (default 80).
+	HTTPPort int
 	// UDPTimeout is how long the UDP attempt waits for its first Data
 	// packet before it counts as failed (default 3 s).
 	UDPTimeout time.Duration
@@ -85,13 +95,22 @@ const (
 	TransportAuto = "auto"
 	TransportUDP  = "udp"
 	TransportTCP  = "tcp"
+	TransportHTTP = "http"
 )
 
 func (o *Options) setDefaults() error {
 	switch o.Transport {
-	case "", TransportAuto, TransportUDP, TransportTCP:
+	case "", TransportAuto, TransportUDP, TransportTCP, TransportHTTP:
 	default:
-		return fmt.Errorf("mmsclient: unknown transport %q (want auto, udp or tcp)", o.Transport)
+		return fmt.Errorf("mmsclient: unknown transport %q (want auto, udp, tcp or http)", o.Transport)
+	}
+	switch o.Prefer {
+	case "", TransportUDP, TransportTCP, TransportHTTP:
+	default:
+		return fmt.Errorf("mmsclient: unknown preferred transport %q (want udp, tcp or http)", o.Prefer)
+	}
+	if o.HTTPPort < 0 || o.HTTPPort > 65535 {
+		return fmt.Errorf("mmsclient: HTTP port %d out of range", o.HTTPPort)
 	}
 	if o.Rate < -5 || o.Rate > 5 {
 		return fmt.Errorf("mmsclient: rate %g outside -5..5", o.Rate)

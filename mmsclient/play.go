@@ -139,6 +139,10 @@ func (s *Session) play(ctx context.Context, pos startPosition, rate float64) err
 // failure. Canceling ctx makes Next return ctx's error; the session stays
 // usable.
 func (s *Session) Next(ctx context.Context) (Item, error) {
+	if s.h != nil {
+		it, err := s.h.Next(ctx)
+		return Item{Header: it.Header, Packet: it.Packet}, err
+	}
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	for {
@@ -734,11 +738,17 @@ func (s *Session) stop(ctx context.Context) error {
 // Seek restarts playback at pos (4.5.1: StopPlaying, Logging, EndOfStream,
 // StreamSwitch, StartPlaying). Packets not yet returned by Next are dropped.
 func (s *Session) Seek(ctx context.Context, pos time.Duration) error {
+	if s.h != nil {
+		return s.h.Seek(ctx, pos)
+	}
 	return s.reposition(ctx, startPosition{time: pos}, 1)
 }
 
 // SeekPacket restarts playback at ASF data packet n (StartPlaying locationId).
 func (s *Session) SeekPacket(ctx context.Context, n uint32) error {
+	if s.h != nil {
+		return errNotOverHTTP("SeekPacket")
+	}
 	return s.reposition(ctx, startPosition{packet: n}, 1)
 }
 
@@ -747,6 +757,12 @@ func (s *Session) SeekPacket(ctx context.Context, n uint32) error {
 func (s *Session) Stride(ctx context.Context, pos time.Duration, rate float64) error {
 	if rate == 0 || rate < -5 || rate > 5 || math.IsNaN(rate) {
 		return fmt.Errorf("mmsclient: stride rate %g outside -5..5 or 0", rate)
+	}
+	if s.h != nil {
+		if rate == 1 {
+			return s.h.Seek(ctx, pos)
+		}
+		return errNotOverHTTP("Stride")
 	}
 	return s.reposition(ctx, startPosition{time: pos}, rate)
 }
@@ -772,6 +788,9 @@ func (s *Session) reposition(ctx context.Context, pos startPosition, rate float6
 // SwitchStreams changes the streams while playing (3.1.4.3): only the
 // streams whose state changes are named in the StreamSwitch.
 func (s *Session) SwitchStreams(ctx context.Context, streams []uint16) error {
+	if s.h != nil {
+		return errNotOverHTTP("SwitchStreams")
+	}
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	if err := s.usable(); err != nil {
@@ -804,6 +823,10 @@ func (s *Session) SwitchStreams(ctx context.Context, streams []uint16) error {
 	return nil
 }
 
+func errNotOverHTTP(op string) error {
+	return fmt.Errorf("mmsclient: %s is not supported over MMSH (transport http)", op)
+}
+
 func contains(s []uint16, n uint16) bool {
 	for _, v := range s {
 		if v == n {
@@ -829,6 +852,9 @@ func (s *Session) usable() error {
 // while another one is blocked in Next (which then returns ErrClosed).
 // Calling it again does nothing.
 func (s *Session) Close() error {
+	if s.h != nil {
+		return s.h.Close()
+	}
 	if !s.opMu.TryLock() {
 		s.interruptOnce.Do(func() { close(s.interrupt) })
 		s.opMu.Lock()

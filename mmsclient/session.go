@@ -17,6 +17,7 @@ import (
 
 	"github.com/mmsgate/mmsgate/asf"
 	"github.com/mmsgate/mmsgate/event"
+	"github.com/mmsgate/mmsgate/mmsh"
 	"github.com/mmsgate/mmsgate/mmsproto"
 )
 
@@ -66,6 +67,11 @@ const maxMessageSize = 1 << 20
 // SwitchStreams run one at a time (they lock the session); Close, Header,
 // Stats and the other getters may be called from any goroutine at any time.
 type Session struct {
+	// h plays the session when it runs over MMSH; every public method
+	// then delegates to it. prior holds the MMS rungs' attempts before it.
+	h     *mmsh.Session
+	prior Stats
+
 	opts  Options
 	ev    event.Func
 	log   *slog.Logger
@@ -168,17 +174,34 @@ type datagram struct {
 }
 
 // Dial connects to the mms:// URL, runs the transport attempts of the
-// policy (auto: UDP, then TCP), follows redirects, authenticates, reads the
-// ASF file header, selects streams and starts playing. It returns once the
-// server has confirmed playback; the packets then come from Next. Canceling
-// ctx, before or after Dial returns, ends the session.
+// policy (auto: UDP, then TCP, then MMSH on Options.HTTPPort), follows
+// redirects, authenticates, reads the ASF file header, selects streams and
+// starts playing. mmsh://, http:// and https:// URLs, and the "http"
+// policy, play over MMSH (package mmsh) behind the same Session API. Dial
+// returns once the server has confirmed playback; the packets then come
+// from Next. Canceling ctx, before or after Dial returns, ends the session.
 func Dial(ctx context.Context, rawURL string, opts Options) (*Session, error) {
 	if err := opts.setDefaults(); err != nil {
 		return nil, err
 	}
+	if isHTTPURL(rawURL) {
+		return dialHTTP(ctx, rawURL, opts, opts.Username, opts.Password, nil, true)
+	}
 	tgt, err := parseURL(rawURL)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Transport == TransportHTTP {
+		if opts.AllowHost != nil {
+			if err := opts.AllowHost(tgt.URL.Hostname()); err != nil {
+				return nil, fmt.Errorf("%w: host %s: %w", ErrRedirects, tgt.URL.Hostname(), err)
+			}
+		}
+		user, pass := tgt.User, tgt.Pass
+		if user == "" {
+			user, pass = opts.Username, opts.Password
+		}
+		return dialHTTP(ctx, httpURL(tgt.URL, opts.HTTPPort), opts, user, pass, nil, true)
 	}
 	stats := Stats{URL: tgt.URL.String()}
 	begin := time.Now()
@@ -194,19 +217,34 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Session, error) {
 		}
 		return "", ""
 	}
+	var failed []string // "UDP: reason" of the failed rungs, for the final error
 	for hop := 0; ; hop++ {
 		if opts.AllowHost != nil {
 			if err := opts.AllowHost(tgt.URL.Hostname()); err != nil {
 				return nil, fmt.Errorf("%w: host %s: %w", ErrRedirects, tgt.URL.Hostname(), err)
 			}
 		}
-		plan := transportPlan(opts.Transport, tgt.Transport)
+		plan := transportPlan(opts.Transport, tgt.Transport, opts.Prefer)
 	attempts:
 		for i, tr := range plan {
+			user, pass := creds(tgt)
+			last := i == len(plan)-1
+			if tr == TransportHTTP {
+				s, err := dialHTTP(ctx, httpURL(tgt.URL, opts.HTTPPort), opts, user, pass, &stats, false)
+				if err == nil {
+					return s, nil
+				}
+				if last || !canFallBack(err) || ctx.Err() != nil {
+					err = withEarlier(err, failed)
+					opts.OnEvent.Emit(event.Error, err.Error(), map[string]any{"error": err.Error()})
+					return nil, err
+				}
+				failed = append(failed, "HTTP: "+err.Error())
+				continue
+			}
 			t0 := time.Now()
 			opts.OnEvent.Emit(event.Attempt, fmt.Sprintf("trying %s over %s", tgt.URL, strings.ToUpper(tr)),
 				map[string]any{"transport": tr, "url": tgt.URL.String(), "outcome": "start"})
-			user, pass := creds(tgt)
 			s, err := attempt(ctx, tgt, tr, opts, user, pass, &stats, begin)
 			a := Attempt{URL: tgt.URL.String(), Transport: tr, Duration: time.Since(t0)}
 			var rd *redirectError
@@ -231,37 +269,62 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Session, error) {
 					rd.to.User, rd.to.Pass = tgt.User, tgt.Pass // same host: same credentials
 				}
 				tgt = rd.to
+				failed = nil
 				break attempts
 			default:
 				a.Outcome, a.Reason = "failed", err.Error()
 				stats.Attempts = append(stats.Attempts, a)
 				opts.OnEvent.Emit(event.Attempt, fmt.Sprintf("%s attempt failed: %v", strings.ToUpper(tr), err),
 					map[string]any{"transport": tr, "url": tgt.URL.String(), "outcome": "failed", "reason": err.Error()})
-				if i == len(plan)-1 || !canFallBack(err) || ctx.Err() != nil {
+				if last || !canFallBack(err) || ctx.Err() != nil {
+					err = withEarlier(err, failed)
 					opts.OnEvent.Emit(event.Error, err.Error(), map[string]any{"error": err.Error()})
 					return nil, err
 				}
+				failed = append(failed, strings.ToUpper(tr)+": "+err.Error())
 			}
 		}
 	}
 }
 
-// transportPlan lists the transports to try in order.
-func transportPlan(policy, scheme string) []string {
+// transportPlan lists the transports to try in order: the policy's rungs,
+// the preferred one first. The MMSH rung belongs to plain mms:// URLs only
+// (the rollover URL; mmsu:// and mmst:// name their transport).
+func transportPlan(policy, scheme, prefer string) []string {
 	switch {
 	case policy == TransportUDP || policy == "" && scheme == TransportUDP:
 		return []string{TransportUDP}
 	case policy == TransportTCP || policy == "" && scheme == TransportTCP:
 		return []string{TransportTCP}
+	case policy == TransportHTTP:
+		return []string{TransportHTTP}
 	}
-	return []string{TransportUDP, TransportTCP}
+	plan := []string{TransportUDP, TransportTCP}
+	if scheme == "" {
+		plan = append(plan, TransportHTTP)
+	}
+	if i := slices.Index(plan, prefer); i > 0 {
+		plan = slices.Insert(slices.Delete(plan, i, i+1), 0, prefer)
+	}
+	return plan
 }
 
-// canFallBack reports whether a failed UDP attempt is worth retrying over
-// TCP: not when the server refused the content or the credentials.
+// canFallBack reports whether a failed attempt is worth retrying over the
+// next transport: not when the server refused the credentials, when the
+// caller vetoed a host, or when the MMS server refused the content (an
+// MMSH "not found" may still fall back: port 80 is often another server).
 func canFallBack(err error) bool {
 	return !errors.Is(err, ErrAuth) && !errors.Is(err, ErrServer) && !errors.Is(err, ErrRedirects) &&
+		!errors.Is(err, mmsh.ErrAuth) && !errors.Is(err, mmsh.ErrRedirects) &&
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
+}
+
+// withEarlier adds the reasons of the rungs that failed before err.
+func withEarlier(err error, failed []string) error {
+	if len(failed) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w (earlier attempts: %s)", err, strings.Join(failed, "; "))
 }
 
 type redirectError struct{ to *target }
@@ -628,6 +691,9 @@ func (s *Session) nextHeaderInc() uint32 {
 
 // Header returns the ASF header of the current playlist entry.
 func (s *Session) Header() *asf.Header {
+	if s.h != nil {
+		return s.h.Header()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.header
@@ -636,18 +702,25 @@ func (s *Session) Header() *asf.Header {
 // HeaderBytes returns the ASF file header as received: the Header Object
 // and the 50-byte Data Object header.
 func (s *Session) HeaderBytes() []byte {
+	if s.h != nil {
+		return s.h.HeaderBytes()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.headerBytes
 }
 
-// Transport returns "udp" or "tcp": how Data packets arrive.
+// Transport returns "udp" or "tcp" (how MMS Data packets arrive), or
+// "http" for MMSH.
 func (s *Session) Transport() string { return s.transport }
 
 // Bandwidth returns the bandwidth (bits/s) used for stream selection: the
 // forced one, or the packet-pair estimate, capped by MaxBandwidth; 0 when
 // unknown.
 func (s *Session) Bandwidth() int64 {
+	if s.h != nil {
+		return s.h.Bandwidth()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.stats.Bandwidth
@@ -655,6 +728,9 @@ func (s *Session) Bandwidth() int64 {
 
 // Streams returns the stream numbers selected.
 func (s *Session) Streams() []uint16 {
+	if s.h != nil {
+		return s.h.Streams()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return slices.Clone(s.stats.Streams)
@@ -662,6 +738,9 @@ func (s *Session) Streams() []uint16 {
 
 // Played returns how much content time has been delivered (msPlayed).
 func (s *Session) Played() time.Duration {
+	if s.h != nil {
+		return s.h.Played()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.playedLocked()
@@ -669,6 +748,9 @@ func (s *Session) Played() time.Duration {
 
 // Stats returns the session's figures so far.
 func (s *Session) Stats() Stats {
+	if s.h != nil {
+		return fromMMSH(s.h.Stats(), s.prior)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.stats
