@@ -1,8 +1,13 @@
 // Command mmsget downloads an mms:// stream into an ASF file and reports
 // what happened on the way, the way people use mimms:
 //
-//	mmsget [-transport auto|udp|tcp] [-o out.asf] [-duration 30s] [-bandwidth BPS]
+//	mmsget [-transport auto|udp|tcp|http] [-http-port 80] [-o out.asf] [-duration 30s] [-bandwidth BPS]
 //	       [-streams 1,2] [-lang en] [-start 10s] [-user U -password P] [-stats stats.json] URL
+//
+// URL is mms:// (protocol rollover with -transport auto: MMS over UDP, MMS
+// over TCP, then MMSH on -http-port), mmsu://, mmst://, mmsh:// or http(s)://
+// (MMSH), or an http(s):// link to an ASX/WAX/WVX metafile, whose
+// references are tried in order (each with rollover).
 //
 // The file holds the ASF header and every data packet, restored to the
 // file's packet size, so ffprobe and players open it. A server-side
@@ -21,6 +26,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -32,12 +38,14 @@ import (
 	"time"
 
 	"github.com/mmsgate/mmsgate/asf"
+	"github.com/mmsgate/mmsgate/asx"
 	"github.com/mmsgate/mmsgate/event"
 	"github.com/mmsgate/mmsgate/mmsclient"
 )
 
 type config struct {
 	transport  string
+	httpPort   int
 	out        string
 	duration   time.Duration
 	bandwidth  int64
@@ -57,7 +65,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.SetOutput(stderr)
 	c := &config{}
 	var streams string
-	fs.StringVar(&c.transport, "transport", "auto", "Data transport: auto (UDP, then TCP), udp or tcp")
+	fs.StringVar(&c.transport, "transport", "auto", "Data transport: auto (UDP, TCP, then MMSH), udp, tcp or http (MMSH)")
+	fs.IntVar(&c.httpPort, "http-port", 80, "port of the MMSH rung for mms:// URLs (-transport auto or http)")
 	fs.StringVar(&c.out, "o", "", "output ASF file (default: the URL's file name; - for stdout)")
 	fs.DurationVar(&c.duration, "duration", 0, "stop after this much content (0: until the end)")
 	fs.Int64Var(&c.bandwidth, "bandwidth", 0, "link bandwidth in bit/s for stream selection (0: packet-pair estimate)")
@@ -71,7 +80,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.BoolVar(&c.quiet, "q", false, "no progress")
 	fs.BoolVar(&c.verbose, "v", false, "log every protocol event to stderr")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: mmsget [flags] mms://host[:port]/path\n")
+		fmt.Fprintf(stderr, "usage: mmsget [flags] mms://host[:port]/path | mmsh://... | http://.../file.asx\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -83,9 +92,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	}
 	c.url = fs.Arg(0)
 	switch c.transport {
-	case "auto", "udp", "tcp":
+	case "auto", "udp", "tcp", "http":
 	default:
-		return nil, fmt.Errorf("-transport %q: want auto, udp or tcp", c.transport)
+		return nil, fmt.Errorf("-transport %q: want auto, udp, tcp or http", c.transport)
+	}
+	if c.httpPort <= 0 || c.httpPort > 65535 {
+		return nil, fmt.Errorf("-http-port %d: want 1..65535", c.httpPort)
 	}
 	if streams != "" {
 		for _, f := range strings.Split(streams, ",") {
@@ -106,10 +118,14 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 }
 
 // defaultOutput names the file after the URL's last path element.
-func defaultOutput(url string) string {
-	base := filepath.Base(strings.SplitN(strings.SplitN(url, "?", 2)[0], "#", 2)[0])
+func defaultOutput(raw string) string {
+	base := filepath.Base(strings.SplitN(strings.SplitN(raw, "?", 2)[0], "#", 2)[0])
 	if base == "" || base == "." || base == "/" || strings.Contains(base, ":") {
 		base = "stream"
+	}
+	switch strings.ToLower(filepath.Ext(base)) {
+	case ".asx", ".wax", ".wvx", ".wmx": // a metafile: name the stream, not it
+		base = strings.TrimSuffix(base, filepath.Ext(base))
 	}
 	if ext := strings.ToLower(filepath.Ext(base)); ext != ".asf" && ext != ".wmv" && ext != ".wma" {
 		base += ".asf"
@@ -154,22 +170,82 @@ func run(ctx context.Context, c *config, stdout, stderr io.Writer) error {
 		}
 	}
 	opts := mmsclient.Options{
-		Transport: c.transport, UDPTimeout: c.udpTimeout, Username: c.user, Password: c.pass,
+		Transport: c.transport, HTTPPort: c.httpPort, UDPTimeout: c.udpTimeout, Username: c.user, Password: c.pass,
 		Bandwidth: c.bandwidth, Streams: c.streams, Language: c.lang, Start: c.start,
 		OnEvent: onEvent, Logger: logger,
 	}
-	s, err := mmsclient.Dial(ctx, c.url, opts)
+	rep := &report{}
+	s, err := dial(ctx, c.url, opts, rep, stderr, c.verbose)
 	if err != nil {
 		return err
 	}
 	dlErr := download(ctx, s, c, stdout, stderr)
 	s.Close()
 	if c.stats != "" {
-		if err := writeStats(c.stats, s.Stats(), stdout); err != nil && dlErr == nil {
+		rep.Stats = s.Stats()
+		if err := writeStats(c.stats, rep, stdout); err != nil && dlErr == nil {
 			dlErr = err
 		}
 	}
 	return dlErr
+}
+
+// report is the JSON statistics: the session's, plus the metafile the URL
+// named, if any, and its references that failed.
+type report struct {
+	mmsclient.Stats
+	Metafile string      `json:"metafile,omitempty"`
+	Title    string      `json:"title,omitempty"`
+	Author   string      `json:"author,omitempty"`
+	Refs     []refResult `json:"refs,omitempty"`
+}
+
+type refResult struct {
+	URL   string `json:"url"`
+	Error string `json:"error,omitempty"`
+}
+
+// dial plays raw; an http(s) URL is first fetched as an ASX metafile
+// (issue 9 item 5) whose references are tried in order, each with the
+// transport policy's rollover. An http(s) URL whose body is not a
+// metafile is an MMSH stream.
+func dial(ctx context.Context, raw string, opts mmsclient.Options, rep *report, stderr io.Writer, verbose bool) (*mmsclient.Session, error) {
+	if !isHTTP(raw) {
+		return mmsclient.Dial(ctx, raw, opts)
+	}
+	res, err := asx.Resolve(ctx, raw, asx.FetchOptions{})
+	if errors.Is(err, asx.ErrNotMetafile) {
+		return mmsclient.Dial(ctx, raw, opts)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rep.Metafile, rep.Title, rep.Author = raw, res.Title, res.Author
+	if verbose {
+		fmt.Fprintf(stderr, "metafile %q by %q: %d references\n", res.Title, res.Author, len(res.URLs))
+	}
+	var errs []error
+	for i, ref := range res.URLs {
+		s, err := mmsclient.Dial(ctx, ref, opts)
+		if err == nil {
+			rep.Refs = append(rep.Refs, refResult{URL: ref})
+			return s, nil
+		}
+		rep.Refs = append(rep.Refs, refResult{URL: ref, Error: err.Error()})
+		if verbose {
+			fmt.Fprintf(stderr, "reference %d (%s) failed: %v\n", i+1, ref, err)
+		}
+		errs = append(errs, fmt.Errorf("reference %d (%s): %w", i+1, ref, err))
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, fmt.Errorf("metafile %s: no reference plays: %w", raw, errors.Join(errs...))
+}
+
+func isHTTP(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && (strings.EqualFold(u.Scheme, "http") || strings.EqualFold(u.Scheme, "https"))
 }
 
 // output is one ASF file being written.
@@ -296,7 +372,7 @@ func download(ctx context.Context, s *mmsclient.Session, c *config, stdout, stde
 	return out.finish()
 }
 
-func writeStats(path string, st mmsclient.Stats, stdout io.Writer) error {
+func writeStats(path string, st *report, stdout io.Writer) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err

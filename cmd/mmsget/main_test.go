@@ -146,7 +146,10 @@ func TestFlags(t *testing.T) {
 	if c, _ := parseFlags([]string{"mms://h/dir/live"}, os.Stderr); c.out != "live.asf" || c.transport != "auto" {
 		t.Errorf("defaults: %+v", c)
 	}
-	for _, bad := range []string{"-transport http mms://h/x", "-streams 0 mms://h/x", "-streams a mms://h/x", ""} {
+	if c, _ := parseFlags([]string{"-transport", "http", "http://h/radio/listen.asx"}, os.Stderr); c.out != "listen.asf" || c.transport != "http" || c.httpPort != 80 {
+		t.Errorf("http: %+v", c)
+	}
+	for _, bad := range []string{"-transport rtsp mms://h/x", "-http-port 0 mms://h/x", "-streams 0 mms://h/x", "-streams a mms://h/x", ""} {
 		if _, err := parseFlags(strings.Fields(bad), &bytes.Buffer{}); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
