@@ -42,10 +42,15 @@ func (d *dialer) dial(ctx context.Context, req gateway.DialRequest) (gateway.Ups
 		OnEvent:      req.OnEvent,
 		Logger:       req.Logger,
 	}
-	if c.Transport == "auto" && req.PreferTransport == mmsclient.TransportTCP {
-		// Try first what worked last (the client's own policy tries UDP
-		// then TCP; a preference for TCP skips the UDP wait).
-		opts.Transport = mmsclient.TransportTCP
+	if c.Transport == "auto" {
+		// Try first what worked last (the client's own policy tries UDP,
+		// TCP, then MMSH; a preference for TCP skips the UDP wait, one for
+		// HTTP the MMS rungs). If it fails, the supervisor's next attempt
+		// runs the whole policy.
+		switch req.PreferTransport {
+		case mmsclient.TransportTCP, mmsclient.TransportHTTP:
+			opts.Transport = req.PreferTransport
+		}
 	}
 	if isHTTP(c.URL) {
 		up, err := d.dialMetafile(ctx, req, opts)
