@@ -289,6 +289,14 @@ func (h *Handler) describe(w http.ResponseWriter, r *http.Request, src Source, r
 		return
 	}
 	resp.Features = features(e, ci)
+	if e.Playlist && ci.major < 9 && !e.Live {
+		// As in Writer.startEntry: clients before 9.0 get playlists as a
+		// broadcast. VLC takes the packet count of the Describe header and
+		// stops there, before the next entry's $C.
+		if b, err := BroadcastHeader(e.Header); err == nil {
+			e.Header = b
+		}
+	}
 	var body []byte
 	if sendMetadata(ci) {
 		body = appendMetadata(body, 1, e, ci)

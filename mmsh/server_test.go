@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"testing"
 
+	"github.com/mmsgate/mmsgate/asf"
 	"github.com/mmsgate/mmsgate/internal/fixture"
 )
 
@@ -55,5 +56,44 @@ func TestHandlerLookup(t *testing.T) {
 	}
 	if _, err := Dial(context.Background(), "mmsh://"+addr+"/chan/other", Options{}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown channel: %v", err)
+	}
+}
+
+// TestDescribePlaylistOldClient: clients before 9.0 (VLC, FFmpeg) are
+// described a playlist's first header marked Broadcast; VLC otherwise stops
+// after that entry's packet count. 9.0+ clients get the file's header.
+func TestDescribePlaylistOldClient(t *testing.T) {
+	src := clip(t, fixture.AudioOnly())
+	f, err := OpenFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := &Handler{Unpaced: true}
+	h.Add("list", Playlist{f, f})
+	addr := serve(t, h)
+	for ua, want := range map[string]bool{"NSPlayer/7.10.0.3059": true, "NSPlayer/12.0.7601.17514": false} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/list", nil)
+		req.Header.Set("User-Agent", ua)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var hdr []byte
+		rd := NewReader(resp.Body)
+		var p Packet
+		for rd.Next(&p) == nil {
+			if p.Type == TypeHeader {
+				hdr = append(hdr, p.Payload...)
+			}
+		}
+		resp.Body.Close()
+		hd, err := asf.ParseHeader(hdr)
+		if err != nil {
+			t.Fatalf("%s: %v", ua, err)
+		}
+		if hd.FileProperties.Broadcast != want {
+			t.Errorf("%s: Broadcast %v, want %v", ua, hd.FileProperties.Broadcast, want)
+		}
 	}
 }
