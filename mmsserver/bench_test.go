@@ -2,7 +2,10 @@ package mmsserver
 
 import (
 	"context"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -151,5 +154,56 @@ func BenchmarkConcurrent300k(b *testing.B) {
 			b.ReportMetric(clients/cores, "clients/core")
 		}
 		b.ReportMetric(float64(total)*8/time.Since(t0).Seconds()/clients, "bit/s/client")
+	}
+}
+
+// BenchmarkStreamMMSH is BenchmarkStreamTCP over the MMSH side: plain
+// HTTP Play requests (xPlayStrm=1) read to the end as fast as possible;
+// the figures count the framed response bytes.
+func BenchmarkStreamMMSH(b *testing.B) {
+	dir := b.TempDir()
+	src, err := fixture.Generate(context.Background(), fixture.CacheDir(), spec300k())
+	if err != nil {
+		b.Skip(err)
+	}
+	copyFile(&testing.T{}, src, filepath.Join(dir, "c.wmv"))
+	srv := &Server{Dir: dir, Unpaced: true, Logger: testLogger(nil)}
+	defer srv.Shutdown(context.Background())
+	ts := httptest.NewServer(srv.HTTPHandler())
+	defer ts.Close()
+	play := func() int64 {
+		req, _ := http.NewRequest(http.MethodGet, ts.URL+"/c.wmv", nil)
+		req.Header.Set("User-Agent", "NSPlayer/12.0.7601.17514")
+		req.Header.Set("Pragma", "xPlayStrm=1")
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			b.Error(err)
+			return 0
+		}
+		defer resp.Body.Close()
+		n, err := io.Copy(io.Discard, resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			b.Errorf("play: %d %v", resp.StatusCode, err)
+		}
+		return n
+	}
+	b.SetBytes(play())
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	var total int64
+	var mu sync.Mutex
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := play()
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		}
+	})
+	cpu := cpuTime() - cpu0
+	if mb := float64(total) / 1e6; mb > 0 {
+		b.ReportMetric(cpu.Seconds()*1000/mb, "cpu-ms/MB")
+		b.ReportMetric(mb/cpu.Seconds()/(300e3/8/1e6), "clients/core@300kbps")
 	}
 }

@@ -454,3 +454,59 @@ func unordered(lines []string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// TestHTTPLocation: redirect targets become URLs an HTTP client follows.
+func TestHTTPLocation(t *testing.T) {
+	srv := &Server{}
+	srv.init()
+	r := httptest.NewRequest("GET", "http://127.0.0.1:8081/old.wmv", nil)
+	for to, want := range map[string]string{
+		"mms://example.net:1755/new.wmv":  "http://example.net/new.wmv", // MMSH on port 80 of an MMS host
+		"mmst://example.net/a/b.wmv?x=1":  "http://example.net/a/b.wmv?x=1",
+		"mmsh://example.net:8080/new.wmv": "http://example.net:8080/new.wmv",
+		"mms://[::1]:1755/new.wmv":        "http://[::1]/new.wmv",
+		"http://example.net/new.asx":      "http://example.net/new.asx",
+		"new.wmv":                         "new.wmv", // relative: http.Redirect resolves it
+	} {
+		if got := srv.httpLocation(to, r); got != want {
+			t.Errorf("%s: %s, want %s", to, got, want)
+		}
+	}
+}
+
+// TestMMSHFFmpegLive: FFmpeg records mmsd's live broadcast over MMSH,
+// bounded with -t (FFmpeg does not end a broadcast by itself), from a key
+// frame and without decoding errors across the loop point.
+func TestMMSHFFmpegLive(t *testing.T) {
+	checkGoroutines(t)
+	spec := fixture.WMV2()
+	spec.Duration = 3 * time.Second
+	spec.GOP = 25
+	srv := &Server{Rate: 4}
+	if err := srv.AddLive("live", clip(t, spec)); err != nil {
+		t.Fatal(err)
+	}
+	serve(t, srv)
+	addr := serveHTTP(t, srv)
+	time.Sleep(500 * time.Millisecond) // join mid-stream
+	out := filepath.Join(t.TempDir(), "out.asf")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	if b, err := exec.CommandContext(ctx, "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+		"-i", "mmsh://"+addr+"/live", "-t", "5", "-c", "copy", "-map", "0", "-f", "asf", out).CombinedOutput(); err != nil {
+		t.Fatalf("ffmpeg: %v\n%s", err, b)
+	}
+	b, err := exec.Command("ffprobe", "-v", "error", "-select_streams", "v", "-show_entries", "packet=flags",
+		"-of", "csv=p=0", out).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) < 100 || !strings.HasPrefix(lines[0], "K") {
+		t.Fatalf("recording has %d video packets, first flags %q", len(lines), lines[0])
+	}
+	dec, err := exec.Command("ffmpeg", "-nostdin", "-v", "error", "-i", out, "-f", "null", "-").CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(dec))) > 0 {
+		t.Fatalf("decoding the recording: %v\n%s", err, dec)
+	}
+}
