@@ -8,6 +8,9 @@
 // 3.2.2. It was checked against FFmpeg's mmst and VLC's mmst/mmsu clients;
 // where they deviate from the specification the server accepts what they
 // send, and the code says so with the section number.
+//
+// HTTPHandler serves the same content over MMSH (MS-WMSP) through package
+// mmsh, sharing the live broadcasts with the MMS sessions.
 package mmsserver
 
 import (
