@@ -43,13 +43,11 @@ func (d *dialer) dial(ctx context.Context, req gateway.DialRequest) (gateway.Ups
 		Logger:       req.Logger,
 	}
 	if c.Transport == "auto" {
-		// Try first what worked last (the client's own policy tries UDP,
-		// TCP, then MMSH; a preference for TCP skips the UDP wait, one for
-		// HTTP the MMS rungs). If it fails, the supervisor's next attempt
-		// runs the whole policy.
+		// Try first what worked last (the client's policy tries UDP, TCP,
+		// then MMSH; Prefer puts that rung first, the others follow).
 		switch req.PreferTransport {
-		case mmsclient.TransportTCP, mmsclient.TransportHTTP:
-			opts.Transport = req.PreferTransport
+		case mmsclient.TransportUDP, mmsclient.TransportTCP, mmsclient.TransportHTTP:
+			opts.Prefer = req.PreferTransport
 		}
 	}
 	if isHTTP(c.URL) {
