@@ -25,6 +25,16 @@
 // ASF Padding Data (2.2.2); every packet is restored to full size with
 // asf.RestorePadding, rewriting its Padding Length.
 //
+// Protocol rollover (issue 9): an mms:// URL with the auto policy is
+// tried as MMS with UDP Data, MMS with TCP Data, then MMSH (MS-WMSP,
+// package mmsh) on Options.HTTPPort of the same host, each rung an attempt
+// event with its reason and an Attempt in Stats; Options.Prefer moves the
+// rung that worked last to the front. mmsh://, http:// and https:// URLs
+// and the "http" policy go to MMSH directly. Over MMSH the Session
+// delegates to the mmsh session (Session.HTTP), so callers see one API;
+// SeekPacket, Stride at other rates than 1 and SwitchStreams are MMS only.
+// Options.AllowHost and Options.DialContext apply on every rung.
+//
 // Every step is reported as an event.Event to Options.OnEvent, and
 // Session.Stats has the CLIENT_LOG figures. Every wait has a deadline,
 // a Ping from the server is answered at any time, and canceling the Dial

@@ -214,6 +214,19 @@ func TestRolloverAllFail(t *testing.T) {
 	if !errors.As(err, &ne) {
 		t.Errorf("error %v does not wrap the dial error", err)
 	}
+	// Every rung's error is visible to errors.Is, not just the last one's.
+	mmsAddr, errMMS := closedAddr(t), errors.New("no MMS here")
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if addr == mmsAddr {
+			return nil, errMMS
+		}
+		var nd net.Dialer
+		return nd.DialContext(ctx, network, addr)
+	}
+	_, err = Dial(ctx, "mms://"+mmsAddr+"/a.wmv", Options{HTTPPort: closedPort(t), DialContext: dial})
+	if !errors.Is(err, errMMS) || !strings.HasPrefix(err.Error(), "mmsh:") {
+		t.Errorf("error %q: want the MMSH rung's, wrapping the MMS rungs' too", err)
+	}
 }
 
 func TestTransportPlan(t *testing.T) {

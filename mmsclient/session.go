@@ -217,7 +217,7 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Session, error) {
 		}
 		return "", ""
 	}
-	var failed []string // "UDP: reason" of the failed rungs, for the final error
+	var failed []rungError // the failed rungs, for the final error
 	for hop := 0; ; hop++ {
 		if opts.AllowHost != nil {
 			if err := opts.AllowHost(tgt.URL.Hostname()); err != nil {
@@ -239,7 +239,7 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Session, error) {
 					opts.OnEvent.Emit(event.Error, err.Error(), map[string]any{"error": err.Error()})
 					return nil, err
 				}
-				failed = append(failed, "HTTP: "+err.Error())
+				failed = append(failed, rungError{TransportHTTP, err})
 				continue
 			}
 			t0 := time.Now()
@@ -281,7 +281,7 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Session, error) {
 					opts.OnEvent.Emit(event.Error, err.Error(), map[string]any{"error": err.Error()})
 					return nil, err
 				}
-				failed = append(failed, strings.ToUpper(tr)+": "+err.Error())
+				failed = append(failed, rungError{tr, err})
 			}
 		}
 	}
@@ -319,12 +319,46 @@ func canFallBack(err error) bool {
 		!errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded)
 }
 
-// withEarlier adds the reasons of the rungs that failed before err.
-func withEarlier(err error, failed []string) error {
+// withEarlier adds the rungs that failed before err. errors.Is and
+// errors.As see every rung's error.
+func withEarlier(err error, failed []rungError) error {
 	if len(failed) == 0 {
 		return err
 	}
-	return fmt.Errorf("%w (earlier attempts: %s)", err, strings.Join(failed, "; "))
+	return &rolloverError{last: err, earlier: failed}
+}
+
+type rungError struct {
+	transport string
+	err       error
+}
+
+// rolloverError is the error of a Dial whose every rung failed.
+type rolloverError struct {
+	last    error
+	earlier []rungError
+}
+
+func (e *rolloverError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.last.Error())
+	b.WriteString(" (earlier attempts: ")
+	for i, r := range e.earlier {
+		if i > 0 {
+			b.WriteString("; ")
+		}
+		b.WriteString(strings.ToUpper(r.transport) + ": " + r.err.Error())
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+func (e *rolloverError) Unwrap() []error {
+	out := []error{e.last}
+	for _, r := range e.earlier {
+		out = append(out, r.err)
+	}
+	return out
 }
 
 type redirectError struct{ to *target }
