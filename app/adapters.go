@@ -15,7 +15,6 @@ import (
 	"github.com/mmsgate/mmsgate/event"
 	"github.com/mmsgate/mmsgate/gateway"
 	"github.com/mmsgate/mmsgate/mmsclient"
-	"github.com/mmsgate/mmsgate/mmsh"
 	"github.com/mmsgate/mmsgate/remux"
 )
 
@@ -130,18 +129,9 @@ func (d *dialer) dialURL(ctx context.Context, raw string, opts mmsclient.Options
 		}
 		// Redirects from the demo server stay under the policy.
 	}
-	// MMSH URLs go to package mmsh; mms:// (with transport "http" too: the
-	// client's MMSH rung) to mmsclient.
-	switch strings.ToLower(u.Scheme) {
-	case "http", "https", "mmsh":
-		s, err := mmsh.Dial(ctx, raw, mmsh.Options{Username: opts.Username, Password: opts.Password,
-			MaxBandwidth: opts.MaxBandwidth, Language: opts.Language, AllowHost: opts.AllowHost,
-			DialContext: opts.DialContext, OnEvent: opts.OnEvent, Logger: opts.Logger})
-		if err != nil {
-			return nil, err
-		}
-		return mmshUpstream{s}, nil
-	}
+	// mmsclient.Dial plays every form: mms:// with its rollover (MMS over
+	// UDP, over TCP, then MMSH), mmsu://, mmst://, and mmsh:// or http(s)://
+	// through MMSH.
 	s, err := mmsclient.Dial(ctx, raw, opts)
 	if err != nil {
 		return nil, err
@@ -156,21 +146,6 @@ type described struct {
 }
 
 func (d *described) Describe() (title, author string) { return d.title, d.author }
-
-type mmshUpstream struct{ s *mmsh.Session }
-
-func (u mmshUpstream) HeaderBytes() []byte { return u.s.HeaderBytes() }
-func (u mmshUpstream) Transport() string   { return u.s.Transport() }
-func (u mmshUpstream) Bandwidth() int64    { return u.s.Bandwidth() }
-func (u mmshUpstream) Close() error        { return u.s.Close() }
-func (u mmshUpstream) Stats() map[string]any {
-	return jsonObject(u.s.Stats())
-}
-
-func (u mmshUpstream) Next(ctx context.Context) (gateway.Item, error) {
-	it, err := u.s.Next(ctx)
-	return gateway.Item{Header: it.Header, Packet: it.Packet}, err
-}
 
 type upstream struct{ s *mmsclient.Session }
 
