@@ -11,6 +11,8 @@
 //   - Reassembler: media objects from payload fragments, per stream.
 //   - OpenFile: random access to the packets of a file, with its indexes.
 //   - Writer: files with the objects multi-bit-rate content needs.
+//   - Header.SelectStreams, CheckStreams, StreamsBitrate: the streams to ask
+//     an MMS or MMSH server for, by bandwidth and language.
 //
 // Times: Payload.PresentationTime and MediaObject.PresentationTime are in
 // milliseconds as carried in the file, i.e. they include the preroll of File

@@ -23,6 +23,20 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("marshalled header does not parse: %v", err)
 		}
 		_ = NewReassembler(h)
+		// Stream selection on whatever the header declares: only declared
+		// streams, and CheckStreams accepts what SelectStreams chose.
+		for _, budget := range []int64{0, 1, 1 << 20} {
+			sel := h.SelectStreams(budget, "en")
+			for _, n := range sel {
+				if h.Stream(n) == nil {
+					t.Fatalf("selected undeclared stream %d", n)
+				}
+			}
+			if _, err := h.CheckStreams(sel); len(sel) > 0 && err != nil {
+				t.Fatalf("CheckStreams(%v): %v", sel, err)
+			}
+			_ = h.StreamsBitrate(sel)
+		}
 	})
 }
 

@@ -176,8 +176,7 @@ type Session struct {
 	body        io.ReadCloser
 	closed      bool
 
-	streams    []streamInfo
-	exclusions [][]uint16
+	hdr        *asf.Header // the current header, for selection: the session's goroutine only
 	selected   []uint16
 	packetSize int
 
@@ -672,7 +671,7 @@ func (s *Session) setHeader(b []byte) error {
 	}
 	s.inHeader, s.assembly = false, s.assembly[:0]
 	s.packetSize = ps
-	s.streams, s.exclusions = streamsOf(h)
+	s.hdr = h
 	s.mu.Lock()
 	s.header, s.headerBytes = h, b
 	s.stats.HeaderBytes = len(b)
@@ -695,20 +694,23 @@ func (s *Session) chooseStreams() error {
 	if s.opts.MaxBandwidth > 0 && (bw == 0 || bw > s.opts.MaxBandwidth) {
 		bw = s.opts.MaxBandwidth
 	}
+	if s.hdr == nil {
+		return fmt.Errorf("%w: no ASF header to select streams from", ErrProtocol)
+	}
 	var sel []uint16
 	if s.opts.Streams != nil {
 		var err error
-		if sel, err = checkExplicit(s.streams, s.opts.Streams); err != nil {
-			return err
+		if sel, err = s.hdr.CheckStreams(s.opts.Streams); err != nil {
+			return fmt.Errorf("mmsh: %w", err)
 		}
 	} else {
-		sel = selectStreams(s.streams, s.exclusions, bw, s.opts.Language)
+		sel = s.hdr.SelectStreams(bw, s.opts.Language)
 	}
 	if len(sel) == 0 {
 		return fmt.Errorf("%w: the ASF header declares no streams", ErrProtocol)
 	}
 	s.selected = sel
-	br := selectionBitrate(s.streams, sel)
+	br := s.hdr.StreamsBitrate(sel)
 	s.mu.Lock()
 	s.stats.Bandwidth, s.stats.BandwidthMethod = bw, method
 	s.stats.Streams, s.stats.StreamsBitrate = sel, br
@@ -732,7 +734,7 @@ func (s *Session) play(start time.Duration) error {
 	p.XPlayStrm = 1
 	p.ClientID = s.clientID
 	p.XClientGUID = s.guid
-	p.StreamSwitch = switchEntries(s.streams, s.selected)
+	p.StreamSwitch = switchEntries(s.hdr, s.selected)
 	resp, err := s.request(s.ctx, http.MethodGet, p) // ResponseHeaderTimeout bounds the wait
 	if err != nil {
 		return err
