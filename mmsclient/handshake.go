@@ -374,7 +374,7 @@ func (s *Session) gotHeader(b []byte) error {
 		s.log.Debug("header packet size differs from ReportOpenFile", "header", h.PacketSize(), "openfile", s.packetSize)
 	}
 	s.packetSize = h.PacketSize()
-	s.streams, s.exclusions = streamsOf(h)
+	s.streams = streamsOf(h)
 	s.mu.Lock()
 	s.header, s.headerBytes = h, b
 	s.stats.HeaderBytes = len(b)
@@ -389,7 +389,7 @@ func (s *Session) gotHeader(b []byte) error {
 }
 
 // streamsOf extracts what stream selection needs from the header.
-func streamsOf(h *asf.Header) ([]streamInfo, []choice) {
+func streamsOf(h *asf.Header) []streamInfo {
 	var streams []streamInfo
 	for _, sp := range h.Streams {
 		k := kindOther
@@ -405,11 +405,7 @@ func streamsOf(h *asf.Header) ([]streamInfo, []choice) {
 		}
 		streams = append(streams, streamInfo{Number: sp.StreamNumber, Kind: k, Bitrate: br, Language: sp.Language})
 	}
-	var ex []choice
-	for _, me := range h.MutualExclusions {
-		ex = append(ex, choice(me.Streams))
-	}
-	return streams, ex
+	return streams
 }
 
 func (s *Session) setBandwidthMethod(m string) {
@@ -442,14 +438,14 @@ func (s *Session) chooseStreams() error {
 	var sel []uint16
 	if s.opts.Streams != nil {
 		var err error
-		if sel, err = checkExplicit(s.streams, s.opts.Streams); err != nil {
-			return err
+		if sel, err = s.Header().CheckStreams(s.opts.Streams); err != nil {
+			return fmt.Errorf("mmsclient: %w", err)
 		}
 	} else {
-		sel = selectStreams(s.streams, s.exclusions, s.Bandwidth(), s.opts.Language)
+		sel = s.Header().SelectStreams(s.Bandwidth(), s.opts.Language)
 	}
 	s.selected = sel
-	br := selectionBitrate(s.streams, sel)
+	br := s.Header().StreamsBitrate(sel)
 	s.mu.Lock()
 	s.stats.Streams, s.stats.StreamsBitrate = sel, br
 	s.mu.Unlock()

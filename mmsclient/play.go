@@ -2,6 +2,7 @@ package mmsclient
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -67,7 +68,7 @@ func (s *Session) play(ctx context.Context, pos startPosition, rate float64) err
 	s.dataInc = uint8(inc)
 	s.rebaseNext = true
 	s.mu.Lock()
-	s.playedBase, s.haveSend, s.lastPkt = s.playedLocked(), false, nil
+	s.playedBase, s.haveSend, s.haveLast = s.playedLocked(), false, false
 	s.mu.Unlock()
 	s.locReverse = rate < 0
 	if s.reorder != nil {
@@ -266,8 +267,9 @@ func (s *Session) onData(d dataPacket, udp bool, at time.Time) error {
 	if s.packetSize <= 0 {
 		return fmt.Errorf("%w: ASF data packet before the ASF file header", ErrProtocol)
 	}
-	pkt, err := asf.RestorePadding(make([]byte, 0, s.packetSize), d.Payload, s.packetSize)
+	pkt, err := asf.RestorePadding(s.packetBuf(), d.Payload, s.packetSize)
 	if err != nil {
+		s.Recycle(pkt)
 		if udp {
 			s.log.Debug("dropping corrupt ASF data packet", "location", d.LocationID, "err", err)
 			return nil
@@ -451,17 +453,18 @@ func (s *Session) popReady() {
 // deliver queues a restored packet for Next.
 func (s *Session) deliver(pkt []byte) {
 	s.items = append(s.items, Item{Packet: pkt})
+	// Only the send time is kept, not pkt: the caller may Recycle it.
+	send, ok := packetSendTime(pkt)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.haveSend {
-		// The first packet of a play incarnation starts a new segment
-		// of played content; the rest is computed when asked for.
-		var p asf.Packet
-		if p.Unmarshal(pkt) == nil {
-			s.firstSend, s.haveSend = p.SendTime, true
+	if ok {
+		if !s.haveSend {
+			// The first packet of a play incarnation starts a new
+			// segment of played content.
+			s.firstSend, s.haveSend = send, true
 		}
+		s.lastSend, s.haveLast = send, true
 	}
-	s.lastPkt = pkt
 	s.stats.Delivered++
 }
 
@@ -469,14 +472,69 @@ func (s *Session) deliver(pkt []byte) {
 // incarnations plus the span of the current one. s.mu is held.
 func (s *Session) playedLocked() time.Duration {
 	d := s.playedBase
-	if s.haveSend && s.lastPkt != nil {
-		var p asf.Packet
-		if p.Unmarshal(s.lastPkt) == nil {
-			span := int64(p.SendTime) - int64(s.firstSend)
-			d += time.Duration(max(span, -span)) * time.Millisecond
-		}
+	if s.haveSend && s.haveLast {
+		span := int64(s.lastSend) - int64(s.firstSend)
+		d += time.Duration(max(span, -span)) * time.Millisecond
 	}
 	return d
+}
+
+// packetSendTime reads the Send Time of an ASF data packet's payload
+// parsing information (ASF 5.2.2) without parsing its payloads, which
+// deliver would otherwise do for every packet.
+func packetSendTime(pkt []byte) (uint32, bool) {
+	off := 0
+	if len(pkt) > 0 && pkt[0]&0x80 != 0 { // Error Correction Flags and data
+		off = 1 + int(pkt[0]&0x0f)
+	}
+	if off+2 > len(pkt) {
+		return 0, false
+	}
+	ltf := pkt[off]
+	off += 2 + fieldLen(ltf>>5) + fieldLen(ltf>>1) + fieldLen(ltf>>3) // Packet, Sequence, Padding Length
+	if off+4 > len(pkt) {
+		return 0, false
+	}
+	return binary.LittleEndian.Uint32(pkt[off:]), true
+}
+
+// fieldLen is the size of a field whose length type is the low two bits of t.
+func fieldLen(t uint8) int { return [4]int{0, 1, 2, 4}[t&3] }
+
+// packetBuf returns an empty buffer for a restored packet, one that Recycle
+// gave back when there is one.
+func (s *Session) packetBuf() []byte {
+	s.freeMu.Lock()
+	for n := len(s.free); n > 0; n = len(s.free) {
+		b := s.free[n-1]
+		s.free[n-1] = nil
+		s.free = s.free[:n-1]
+		if cap(b) >= s.packetSize {
+			s.freeMu.Unlock()
+			return b[:0]
+		}
+	}
+	s.freeMu.Unlock()
+	return make([]byte, 0, s.packetSize)
+}
+
+// maxFree bounds the packets Recycle keeps for reuse.
+const maxFree = 64
+
+// Recycle hands back a packet that Next returned, once the caller is done
+// with it (written out, copied): the session restores later packets into
+// it, which saves an allocation per packet. The caller must not touch pkt
+// afterwards. Recycling is optional; packets never recycled are garbage
+// collected as usual.
+func (s *Session) Recycle(pkt []byte) {
+	if s.h != nil || cap(pkt) == 0 {
+		return
+	}
+	s.freeMu.Lock()
+	if len(s.free) < maxFree {
+		s.free = append(s.free, pkt[:0])
+	}
+	s.freeMu.Unlock()
 }
 
 // requestResend sends RequestPacketListResend packets (3.1.4.7) to the
@@ -799,9 +857,9 @@ func (s *Session) SwitchStreams(ctx context.Context, streams []uint16) error {
 	if s.state != stateStreaming {
 		return errors.New("mmsclient: SwitchStreams needs a playing session")
 	}
-	sel, err := checkExplicit(s.streams, streams)
+	sel, err := s.Header().CheckStreams(streams)
 	if err != nil {
-		return err
+		return fmt.Errorf("mmsclient: %w", err)
 	}
 	changed := map[uint16]bool{}
 	for _, st := range s.streams {
@@ -815,7 +873,7 @@ func (s *Session) SwitchStreams(ctx context.Context, streams []uint16) error {
 		return err
 	}
 	s.selected = sel
-	br := selectionBitrate(s.streams, sel)
+	br := s.Header().StreamsBitrate(sel)
 	s.mu.Lock()
 	s.stats.Streams, s.stats.StreamsBitrate = sel, br
 	s.mu.Unlock()

@@ -129,7 +129,6 @@ type Session struct {
 
 	packetSize int
 	streams    []streamInfo
-	exclusions []choice
 	selected   []uint16
 	bandwidth  int64
 
@@ -146,7 +145,8 @@ type Session struct {
 	pkt        asf.Packet
 	firstSend  uint32 // send time of the first packet of this play incarnation (under mu)
 	haveSend   bool
-	lastPkt    []byte        // the last packet delivered (under mu)
+	lastSend   uint32 // send time of the last packet delivered (under mu)
+	haveLast   bool
 	playedBase time.Duration // content played in earlier incarnations (under mu)
 	lastLossEv time.Time
 	lastAt     time.Time // arrival of the message expect returned last
@@ -160,6 +160,9 @@ type Session struct {
 	highLoc    uint32      // LocationId of the packet with the highest sequence number
 	locReverse bool        // striding backwards: LocationId decreases
 	locs       []locEntry  // LocationId by sequence number, for late packets
+
+	freeMu sync.Mutex
+	free   [][]byte // packets handed back by Recycle, reused by onData
 }
 
 type inbound struct {
