@@ -3,6 +3,7 @@ package mmsclient
 import (
 	"context"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -18,8 +19,12 @@ func BenchmarkIngest(b *testing.B) {
 	spec.VideoBitrate = 1_000_000
 	src := clip(b, spec)
 	_, base := serveDir(b, dirWith(b, map[string]string{"a.wmv": src}), func(s *mmsserver.Server) { s.Unpaced = true })
-	for _, transport := range []string{"tcp"} {
-		b.Run(transport, func(b *testing.B) {
+	// "tcp" keeps every packet (as a caller that retains them does);
+	// "tcp-recycle" hands each one back with Recycle, as mmsget does.
+	for _, name := range []string{"tcp", "tcp-recycle"} {
+		transport, _, _ := strings.Cut(name, "-")
+		recycle := strings.HasSuffix(name, "-recycle")
+		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			var total int64
 			for b.Loop() {
@@ -36,6 +41,9 @@ func BenchmarkIngest(b *testing.B) {
 						b.Fatal(err)
 					}
 					total += int64(len(it.Packet))
+					if recycle {
+						s.Recycle(it.Packet)
+					}
 				}
 				s.Close()
 			}

@@ -147,12 +147,14 @@ func (s *Session) Next(ctx context.Context) (Item, error) {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
 	for {
-		if len(s.items) > 0 {
-			it := s.items[0]
-			s.items[0] = Item{}
-			s.items = s.items[1:]
-			if len(s.items) == 0 {
-				s.items = s.items[:0:0]
+		if s.itemHead < len(s.items) {
+			it := s.items[s.itemHead]
+			s.items[s.itemHead] = Item{}
+			s.itemHead++
+			if s.itemHead == len(s.items) {
+				// Emptied: start over in the same array, which saves
+				// an allocation per packet.
+				s.items, s.itemHead = s.items[:0], 0
 			}
 			return it, nil
 		}
@@ -835,7 +837,7 @@ func (s *Session) reposition(ctx context.Context, pos startPosition, rate float6
 		s.fail(err)
 		return err
 	}
-	s.items, s.eof, s.assembly = nil, false, nil
+	s.items, s.itemHead, s.eof, s.assembly = nil, 0, false, nil
 	if err := s.play(ctx, pos, rate); err != nil {
 		s.fail(err)
 		return err

@@ -137,7 +137,8 @@ type Session struct {
 	seq        seqTracker
 	reorder    *reorderBuffer
 	assembly   *headerAssembly // non-nil while an ASF file header is expected
-	items      []Item
+	items      []Item          // items[itemHead:] wait for Next
+	itemHead   int
 	backlog    []inbound
 	eof        bool
 	err        error

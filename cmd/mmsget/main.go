@@ -367,6 +367,7 @@ func download(ctx context.Context, s *mmsclient.Session, c *config, stdout, stde
 		if err := out.write(it.Packet); err != nil {
 			return err
 		}
+		s.Recycle(it.Packet) // written (copied into the buffered writer)
 		prog.update(s)
 	}
 	return out.finish()
