@@ -49,8 +49,10 @@ type Options struct {
 	// Username and Password authenticate (Basic or NTLM, whichever the
 	// server asks for). Credentials in the URL are used when these are empty.
 	Username, Password string
-	// Bandwidth is the link bandwidth in bits/s used for stream selection
-	// (0: unlimited); MaxBandwidth caps it.
+	// Bandwidth is the link bandwidth in bits/s used for stream selection;
+	// 0 asks the server for a packet-pair experiment (4.3) and uses its
+	// estimate (unlimited when the server does not do one). MaxBandwidth
+	// caps it.
 	Bandwidth, MaxBandwidth int64
 	// Streams selects these stream numbers; nil chooses by bandwidth and
 	// Language.
@@ -130,7 +132,7 @@ type Stats struct {
 	ServerVersion   string        `json:"server_version,omitempty"`
 	AuthScheme      string        `json:"auth_scheme,omitempty"`
 	Bandwidth       int64         `json:"bandwidth_bps"`
-	BandwidthMethod string        `json:"bandwidth_method"`
+	BandwidthMethod string        `json:"bandwidth_method"` // "packet-pair-http", "forced", "none"
 	Streams         []uint16      `json:"streams"`
 	StreamsBitrate  int64         `json:"streams_bitrate_bps"`
 	HeaderBytes     int           `json:"header_bytes"`
@@ -175,6 +177,10 @@ type Session struct {
 	stats       Stats
 	body        io.ReadCloser
 	closed      bool
+
+	pairs  int       // $P packets received (Describe)
+	pairAt time.Time // arrival of the first $P
+	pairBW int64     // packet-pair estimate in bit/s, 0 when none
 
 	hdr        *asf.Header // the current header, for selection: the session's goroutine only
 	selected   []uint16
@@ -505,6 +511,8 @@ func (s *Session) describe(ctx context.Context) error {
 	p := NewPragma()
 	p.NoCache, p.Rate, p.StreamTime, p.StreamOffset, p.RequestContext, p.MaxDuration = true, 1, 0, [2]int64{0, 0}, 1, 0
 	p.XClientGUID = s.guid
+	// Ask for a packet-pair experiment (4.3) unless the bandwidth is forced.
+	p.PacketPairExperiment = s.opts.Bandwidth <= 0
 	resp, err := s.request(ctx, http.MethodGet, p)
 	if err != nil {
 		return err
@@ -532,6 +540,11 @@ func (s *Session) describe(ctx context.Context) error {
 			return s.readError(err, "Describe")
 		}
 		switch s.pkt.Type {
+		case TypePacketPair:
+			if !p.PacketPairExperiment || s.inHeader && len(s.assembly) > 0 {
+				return fmt.Errorf("%w: $P packet unasked or inside the header", ErrProtocol)
+			}
+			s.packetPair(&s.pkt)
 		case TypeHeader:
 			done, err := s.addHeader(&s.pkt)
 			if err != nil {
@@ -548,6 +561,21 @@ func (s *Session) describe(ctx context.Context) error {
 			}
 			return nil
 		}
+	}
+}
+
+// packetPair notes the arrival of a $P (3.1.5.6): the first sets the
+// arrival time, the second gives the estimate (its bits over the gap).
+// The Reader has checked the sizes and that there are at most three.
+func (s *Session) packetPair(p *Packet) {
+	now := time.Now()
+	s.pairs++
+	switch s.pairs {
+	case 1:
+		s.pairAt = now
+	case 2:
+		s.pairBW = pairBandwidth(framingHeaderSize+4+len(p.Payload), now.Sub(s.pairAt))
+		s.log.Debug("mmsh: packet pair", "gap", now.Sub(s.pairAt), "bps", s.pairBW)
 	}
 }
 
@@ -688,8 +716,11 @@ func (s *Session) setHeader(b []byte) error {
 // chooseStreams selects the streams of the current header.
 func (s *Session) chooseStreams() error {
 	bw, method := s.opts.Bandwidth, "none"
-	if bw > 0 {
+	switch {
+	case bw > 0:
 		method = "forced"
+	case s.pairBW > 0:
+		bw, method = s.pairBW, "packet-pair-http"
 	}
 	if s.opts.MaxBandwidth > 0 && (bw == 0 || bw > s.opts.MaxBandwidth) {
 		bw = s.opts.MaxBandwidth

@@ -21,9 +21,15 @@ type Pragma struct {
 	XKeepAliveInPause bool  // 2.2.1.4.34
 	PipelineRequest   bool  // 2.2.1.4.16
 	PipelineResult    int64 // 2.2.1.4.17
-	Version11Enabled  bool  // 2.2.1.4.30
-	ExpectNewHeader   int64 // 2.2.1.4.7
-	StreamSwitchCount int64 // stream-switch-count, 2.2.1.4.26
+	// PacketPairExperiment asks for (request) or announces (response)
+	// the $P packets of a packet-pair experiment (2.2.1.4.14).
+	PacketPairExperiment bool
+	// PipelineExperiment says that pipeline requests are supported
+	// (2.2.1.4.15).
+	PipelineExperiment bool
+	Version11Enabled   bool  // 2.2.1.4.30
+	ExpectNewHeader    int64 // 2.2.1.4.7
+	StreamSwitchCount  int64 // stream-switch-count, 2.2.1.4.26
 	// StreamSwitch are the stream-switch-entry entries (2.2.1.4.27).
 	StreamSwitch []SwitchEntry
 	Rate         float64 // rate, 2.2.1.4.22; 0 when absent
@@ -163,6 +169,10 @@ func (p *Pragma) set(name, val string) error {
 		p.PipelineRequest = val == "1"
 	case "pipeline-result":
 		num(&p.PipelineResult)
+	case "packet-pair-experiment":
+		p.PacketPairExperiment = val == "1"
+	case "pipeline-experiment":
+		p.PipelineExperiment = val == "1"
 	case "version11-enabled":
 		p.Version11Enabled = val == "1"
 	case "expect-new-header":
@@ -300,6 +310,8 @@ func (p *Pragma) Values() []string {
 	flag("xKeepAliveInPause", p.XKeepAliveInPause)
 	flag("pipeline-request", p.PipelineRequest)
 	add("pipeline-result", p.PipelineResult)
+	flag("packet-pair-experiment", p.PacketPairExperiment)
+	flag("pipeline-experiment", p.PipelineExperiment)
 	flag("version11-enabled", p.Version11Enabled)
 	add("expect-new-header", p.ExpectNewHeader)
 	add("timeout", p.Timeout)

@@ -193,7 +193,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if prag.XPlayStrm == 1 || prag.XPlayNextEntry {
 			h.play(w, r, src, prag, resp, ci)
 		} else {
-			h.describe(w, r, src, resp, ci)
+			h.describe(w, r, src, resp, ci, prag.PacketPairExperiment && ci.major >= 5)
 		}
 	}
 }
@@ -281,7 +281,11 @@ func appendMetadata(dst []byte, genID uint32, e Entry, ci clientInfo) []byte {
 	return AppendHeaderPackets(dst, TypeMetadata, AppendMetadata(nil, &m), 0)
 }
 
-func (h *Handler) describe(w http.ResponseWriter, r *http.Request, src Source, resp Pragma, ci clientInfo) {
+// describe answers a Describe request (2.2.2.1): $M (9.0+ clients) and
+// $H, preceded by the three $P of a packet-pair experiment when the
+// client asked for one (2.2.1.4.14, 4.3; defined for clients of 5.0 and
+// later).
+func (h *Handler) describe(w http.ResponseWriter, r *http.Request, src Source, resp Pragma, ci clientInfo, pair bool) {
 	e, err := src.Describe(r.Context())
 	if err != nil {
 		h.log().Debug("mmsh describe", "path", r.URL.Path, "err", err)
@@ -297,6 +301,7 @@ func (h *Handler) describe(w http.ResponseWriter, r *http.Request, src Source, r
 			e.Header = b
 		}
 	}
+	resp.PacketPairExperiment = pair
 	var body []byte
 	if sendMetadata(ci) {
 		body = appendMetadata(body, 1, e, ci)
@@ -305,8 +310,21 @@ func (h *Handler) describe(w http.ResponseWriter, r *http.Request, src Source, r
 	for _, v := range resp.Values() {
 		w.Header().Add("Pragma", v)
 	}
-	w.Header().Set("Content-Type", "application/vnd.ms.wms-hdr.asfv1")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/vnd.ms.wms-hdr.asfv1")
+	if pair {
+		// Reason of the first $P counts the response header (2.2.3.7):
+		// fix every field net/http would add, then measure it.
+		hdr.Set("Date", time.Now().UTC().Format(http.TimeFormat))
+		if r.Close && r.ProtoAtLeast(1, 1) {
+			hdr.Set("Connection", "close")
+		}
+		const pairBytes = 3*8 + 504 + 504 + 1048 // the Reason adds as much to the third as it takes from the first
+		hdr.Set("Content-Length", strconv.Itoa(pairBytes+len(body)))
+		pp := AppendPacketPair(make([]byte, 0, pairBytes+len(body)), responseHeaderSize(r, hdr))
+		body = append(pp, body...)
+	}
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
