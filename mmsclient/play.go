@@ -227,11 +227,10 @@ func (s *Session) onDatagram(d datagram) error {
 	return s.onData(dp, true, d.at)
 }
 
-// onTCPData handles a Data packet read from TCP and recycles its buffer.
+// onTCPData handles a Data packet read from TCP. Its Payload aliases the
+// reader's chunk, valid until the next wait: what is kept is copied.
 func (s *Session) onTCPData(in inbound) error {
-	err := s.onData(in.item.data, false, in.at)
-	putBuf(in.item.buf)
-	return err
+	return s.onData(in.item.data, false, in.at)
 }
 
 // onData handles a Data packet (3.1.5.11, 3.1.5.12, 3.1.5.17).
@@ -717,6 +716,9 @@ func (s *Session) drainUDP(ctx context.Context) error {
 			if len(s.backlog) >= maxBacklog {
 				return fmt.Errorf("%w: more than %d messages while draining UDP", ErrProtocol, maxBacklog)
 			}
+			// A Data packet's bytes belong to the reader's chunk,
+			// which goes back to the reader: keep a copy.
+			e.tcp.item.data.Payload = slices.Clone(e.tcp.item.data.Payload)
 			s.backlog = append(s.backlog, e.tcp)
 		}
 	}

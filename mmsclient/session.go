@@ -1,7 +1,6 @@
 package mmsclient
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -86,8 +85,11 @@ type Session struct {
 	conn    net.Conn
 	wmu     sync.Mutex
 	wseq    uint16
-	inbox   chan []inbound
-	inq     []inbound // the rest of the last batch from inbox
+	inbox   chan *tcpBatch
+	inq     []inbound      // the rest of the last batch from inbox
+	inBatch *tcpBatch      // the batch inq belongs to, recycled once inq is done
+	spare   chan *tcpBatch // batches the session is done with, for readTCP
+	chunks  chan []byte    // their chunks
 	udp     net.PacketConn
 	udpCh   chan datagram
 	udpFrom net.IP
@@ -374,7 +376,9 @@ func attempt(ctx context.Context, tgt *target, transport string, opts Options, u
 	s := &Session{
 		opts: opts, ev: opts.OnEvent, log: opts.Logger, tgt: tgt, begin: begin,
 		transport: transport, headerInc: 1, playInc: 9,
-		inbox:     make(chan []inbound, 8),
+		inbox:     make(chan *tcpBatch, 8),
+		spare:     make(chan *tcpBatch, 10),
+		chunks:    make(chan []byte, 10),
 		interrupt: make(chan struct{}),
 		stats:     *stats,
 	}
@@ -404,7 +408,7 @@ func (s *Session) handshake(ctx context.Context) error {
 	context.AfterFunc(s.ctx, func() { conn.Close() })
 	s.wg.Add(1)
 	// Buffered: Data packets over TCP would otherwise cost two reads each.
-	go s.readTCP(&tcpReader{r: bufio.NewReaderSize(conn, 256<<10), maxSize: maxMessageSize, dataOK: s.dataOK.Load})
+	go s.readTCP(&tcpReader{r: conn, maxSize: maxMessageSize, dataOK: s.dataOK.Load})
 
 	if s.transport == TransportUDP {
 		if err := s.openUDP(hctx); err != nil {
@@ -469,16 +473,17 @@ func (s *Session) openUDP(ctx context.Context) error {
 func (s *Session) readTCP(r *tcpReader) {
 	defer s.wg.Done()
 	var lastDeadline time.Time
-	batch := make([]inbound, 0, maxBatch)
+	batch := s.spareBatch()
 	for {
 		// Refreshing the deadline costs a timer update: do it when a
-		// tenth of the idle timeout has passed, not for every packet.
-		if at := time.Now(); at.Sub(lastDeadline) > s.opts.IdleTimeout/10 {
+		// tenth of the idle timeout has passed since, not for every packet
+		// (r.readAt is recent: the read that brought the bytes).
+		if at := r.readAt; lastDeadline.IsZero() || at.Sub(lastDeadline) > s.opts.IdleTimeout/10 {
+			at = time.Now()
 			_ = s.conn.SetReadDeadline(at.Add(s.opts.IdleTimeout))
 			lastDeadline = at
 		}
 		it, err := r.next()
-		at := time.Now()
 		if err == nil && it.msg != nil {
 			if _, ok := it.msg.(*mmsproto.LinkMacToViewerPing); ok {
 				s.pings.Add(1)
@@ -487,12 +492,23 @@ func (s *Session) readTCP(r *tcpReader) {
 				}
 			}
 		}
-		// What is already buffered goes to the session in one batch: one
+		at := r.readAt
+		if err != nil || at.IsZero() {
+			at = time.Now()
+		}
+		// What is already read goes to the session in one batch: one
 		// channel operation (and wake-up) for many Data packets.
-		batch = append(batch, inbound{item: it, at: at, err: err})
-		if err == nil && len(batch) < maxBatch && r.buffered() {
+		batch.items = append(batch.items, inbound{item: it, at: at, err: err})
+		if err == nil && len(batch.items) < maxBatch && r.buffered() {
 			continue
 		}
+		// The Data packets of the batch alias the reader's chunk: it
+		// goes with them, the reader continues in a spare one.
+		var next []byte
+		if r.lent {
+			next = s.spareChunk()
+		}
+		batch.chunk = r.detach(next)
 		select {
 		case s.inbox <- batch:
 		case <-s.ctx.Done():
@@ -501,12 +517,62 @@ func (s *Session) readTCP(r *tcpReader) {
 		if err != nil {
 			return
 		}
-		batch = make([]inbound, 0, maxBatch)
+		batch = s.spareBatch()
 	}
 }
 
+// tcpBatch is what readTCP hands to the session at once: items, and the
+// chunk their Data packets alias (nil when none do).
+type tcpBatch struct {
+	items []inbound
+	chunk []byte
+}
+
 // maxBatch bounds the TCP items handed over at once.
-const maxBatch = 32
+const maxBatch = 256
+
+// spareBatch returns an empty batch, one the session is done with if any.
+func (s *Session) spareBatch() *tcpBatch {
+	select {
+	case b := <-s.spare:
+		return b
+	default:
+		return &tcpBatch{items: make([]inbound, 0, 16)}
+	}
+}
+
+// spareChunk returns a chunk the session is done with, or nil (detach
+// then makes one).
+func (s *Session) spareChunk() []byte {
+	select {
+	case c := <-s.chunks:
+		return c
+	default:
+		return nil
+	}
+}
+
+// releaseBatch gives the batch the session has finished back to readTCP,
+// with its chunk: nothing aliases it any more.
+func (s *Session) releaseBatch() {
+	b := s.inBatch
+	s.inBatch = nil
+	if b == nil {
+		return
+	}
+	if len(b.chunk) == tcpChunkSize {
+		select {
+		case s.chunks <- b.chunk:
+		default:
+		}
+	}
+	clear(b.items)
+	b.items, b.chunk = b.items[:0], nil
+	select {
+	case s.spare <- b:
+	default:
+	}
+}
 
 // readUDP reads Data packets. It never blocks on the session: when the
 // queue is full the datagram is dropped and resend recovers it.
@@ -578,6 +644,8 @@ func (s *Session) wait(ctx context.Context, deadline time.Time, what string) (ev
 	if len(s.inq) > 0 {
 		return s.popInbound(what)
 	}
+	// The last batch is handled: its chunk may be read into again.
+	s.releaseBatch()
 	// The resend tick runs on its own schedule: a steady stream of
 	// datagrams must not keep postponing it.
 	var tick <-chan time.Time
@@ -617,7 +685,8 @@ func (s *Session) wait(ctx context.Context, deadline time.Time, what string) (ev
 			return evt{}, fmt.Errorf("%w (%v)", ErrClosed, context.Cause(s.ctx))
 		case <-interrupt:
 			return evt{}, errInterrupted
-		case s.inq = <-s.inbox:
+		case b := <-s.inbox:
+			s.inBatch, s.inq = b, b.items
 			return s.popInbound(what)
 		case d := <-s.udpCh:
 			return evt{kind: evUDP, udp: d}, nil
