@@ -191,7 +191,13 @@ func (s *Session) fail(err error) {
 
 // step waits for one thing to happen while streaming and processes it.
 func (s *Session) step(ctx context.Context) error {
-	e, err := s.wait(ctx, time.Now().Add(s.opts.IdleTimeout), "playing")
+	// While a batch of TCP items lasts, wait returns at once: the clock
+	// read for a deadline would cost more than handling the packet.
+	var deadline time.Time
+	if len(s.inq) == 0 {
+		deadline = time.Now().Add(s.opts.IdleTimeout)
+	}
+	e, err := s.wait(ctx, deadline, "playing")
 	if err != nil {
 		return err
 	}
