@@ -1,6 +1,7 @@
 package mmsh
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -66,9 +67,13 @@ type Options struct {
 	AllowHost func(host string) error
 	// DialContext dials TCP connections; nil uses a net.Dialer.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
-	// Pipelined keeps one persistent HTTP/1.1 connection for the requests
-	// between responses and sends KeepAlive as OPTIONS (2.2.2.3.2); the
-	// default sends KeepAlive as POST (2.2.2.3.1).
+	// Pipelined asks for the pipelined mode (2.2.2.5): when the server
+	// accepts pipeline requests (pipeline-experiment=1) and the probe of
+	// two back-to-back Pipeline requests succeeds, Play and, at each
+	// playlist entry change, PlayNextEntry go on one HTTP/1.1 connection
+	// (3.1.4.5); otherwise the session stays non-pipelined. KeepAlive goes
+	// as OPTIONS (2.2.2.3.2) either way; the default sends it as POST
+	// (2.2.2.3.1). Not used over https or with NTLM.
 	Pipelined bool
 	// StepTimeout bounds each request until its response header, and the
 	// whole Describe four times it (default 10 s).
@@ -146,6 +151,8 @@ type Stats struct {
 	AvgBps          int64         `json:"avg_bps"`
 	Quality         uint32        `json:"min_quality"`
 	EndReason       string        `json:"end,omitempty"`
+	// Mode is "pipelined" or "non-pipelined" (2.2.2.5).
+	Mode string `json:"mode"`
 }
 
 // Session is one MS-WMSP streaming session (3.1). Next, Seek and
@@ -177,6 +184,12 @@ type Session struct {
 	stats       Stats
 	body        io.ReadCloser
 	closed      bool
+
+	pipeAllowed bool          // the Describe response had pipeline-experiment=1
+	pipelined   bool          // KeepAlive-Mode: pipelined (3.1.5.9)
+	needPNE     bool          // a new entry's header was returned: PlayNextEntry before more
+	pconn       net.Conn      // the pipelined connection (under mu)
+	pbr         *bufio.Reader // its reader (under mu)
 
 	pairs  int       // $P packets received (Describe)
 	pairAt time.Time // arrival of the first $P
@@ -219,7 +232,7 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Session, error) {
 	}
 	u.User = nil
 	s.url = u
-	s.stats = Stats{URL: u.String(), Transport: "http", BandwidthMethod: "none", Quality: 100}
+	s.stats = Stats{URL: u.String(), Transport: "http", BandwidthMethod: "none", Quality: 100, Mode: "non-pipelined"}
 	if opts.AllowHost != nil {
 		if err := opts.AllowHost(u.Hostname()); err != nil {
 			return nil, fmt.Errorf("%w: host %s: %w", ErrRedirects, u.Hostname(), err)
@@ -239,6 +252,9 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Session, error) {
 		s.ev.Emit(event.Error, err.Error(), map[string]any{"error": err.Error()})
 		s.cancel()
 		s.client.CloseIdleConnections()
+		if s.pconn != nil {
+			s.pconn.Close()
+		}
 		return nil, err
 	}
 	s.mu.Lock()
@@ -342,42 +358,25 @@ func (s *Session) start() error {
 	if err := s.chooseStreams(); err != nil {
 		return err
 	}
+	if s.pipeAllowed && s.Stats().AuthScheme != "NTLM" {
+		ok, err := s.probePipeline(s.ctx)
+		if err != nil {
+			s.log.Debug("mmsh: pipeline probe failed, non-pipelined mode", "err", err)
+		}
+		s.pipelined = ok
+		if ok {
+			s.mu.Lock()
+			s.stats.Mode = "pipelined"
+			s.mu.Unlock()
+		}
+	}
 	return s.play(s.opts.Start)
 }
 
 // request sends one request with the Pragma tokens of p, answering 401
 // with Basic or NTLM when credentials are known.
 func (s *Session) request(ctx context.Context, method string, p Pragma) (*http.Response, error) {
-	build := func(authz string) (*http.Request, error) {
-		u := *s.url
-		target := u.String()
-		if method == http.MethodOptions {
-			target = u.Scheme + "://" + u.Host
-		}
-		req, err := http.NewRequestWithContext(ctx, method, target, nil)
-		if err != nil {
-			return nil, fmt.Errorf("mmsh: %w", err)
-		}
-		if method == http.MethodOptions {
-			req.URL.Path, req.URL.Opaque = "", "*"
-		}
-		h := req.Header
-		h.Set("Accept", "*/*")
-		h.Set("User-Agent", UserAgent)
-		h.Set("X-Accept-Authentication", "NTLM, Basic")
-		h.Set("Supported", "com.microsoft.wm.srvppair, com.microsoft.wm.sswitch, com.microsoft.wm.predstrm")
-		for _, v := range p.Values() {
-			h.Add("Pragma", v)
-		}
-		if method == http.MethodPost {
-			req.ContentLength = 0
-			req.Body = http.NoBody
-		}
-		if authz != "" {
-			h.Set("Authorization", authz)
-		}
-		return req, nil
-	}
+	build := func(authz string) (*http.Request, error) { return s.newRequest(ctx, method, p, authz) }
 	req, err := build(s.basic)
 	if err != nil {
 		return nil, err
@@ -436,6 +435,38 @@ func (s *Session) request(ctx context.Context, method string, p Pragma) (*http.R
 		s.ev.Emit(event.Auth, "authenticated with "+scheme, map[string]any{"scheme": scheme, "outcome": "ok"})
 	}
 	return resp, nil
+}
+
+// newRequest builds a request with the Pragma tokens of p.
+func (s *Session) newRequest(ctx context.Context, method string, p Pragma, authz string) (*http.Request, error) {
+	u := *s.url
+	target := u.String()
+	if method == http.MethodOptions {
+		target = u.Scheme + "://" + u.Host
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, nil)
+	if err != nil {
+		return nil, fmt.Errorf("mmsh: %w", err)
+	}
+	if method == http.MethodOptions {
+		req.URL.Path, req.URL.Opaque = "", "*"
+	}
+	h := req.Header
+	h.Set("Accept", "*/*")
+	h.Set("User-Agent", UserAgent)
+	h.Set("X-Accept-Authentication", "NTLM, Basic")
+	h.Set("Supported", "com.microsoft.wm.srvppair, com.microsoft.wm.sswitch, com.microsoft.wm.predstrm")
+	for _, v := range p.Values() {
+		h.Add("Pragma", v)
+	}
+	if method == http.MethodPost {
+		req.ContentLength = 0
+		req.Body = http.NoBody
+	}
+	if authz != "" {
+		h.Set("Authorization", authz)
+	}
+	return req, nil
 }
 
 // ntlm runs NEGOTIATE, CHALLENGE, AUTHENTICATE on one kept-alive
@@ -513,6 +544,8 @@ func (s *Session) describe(ctx context.Context) error {
 	p.XClientGUID = s.guid
 	// Ask for a packet-pair experiment (4.3) unless the bandwidth is forced.
 	p.PacketPairExperiment = s.opts.Bandwidth <= 0
+	// 2.2.1.4.15: only HTTP/1.1 clients may say they send pipeline requests.
+	p.PipelineExperiment = s.opts.Pipelined && s.url.Scheme == "http"
 	resp, err := s.request(ctx, http.MethodGet, p)
 	if err != nil {
 		return err
@@ -522,6 +555,9 @@ func (s *Session) describe(ctx context.Context) error {
 		return err
 	}
 	s.serverInfo(resp)
+	if rp, _ := ParsePragma(resp.Header.Values("Pragma")); p.PipelineExperiment && rp.PipelineExperiment {
+		s.pipeAllowed = true // 3.1.5.5: Pipeline-Test-Allowed
+	}
 	ct := strings.ToLower(resp.Header.Get("Content-Type"))
 	if ct != "" && !strings.HasPrefix(ct, "application/vnd.ms.wms-hdr.asfv1") && !strings.HasPrefix(ct, "application/x-mms-framed") &&
 		!strings.HasPrefix(ct, "application/octet-stream") {
@@ -766,7 +802,13 @@ func (s *Session) play(start time.Duration) error {
 	p.ClientID = s.clientID
 	p.XClientGUID = s.guid
 	p.StreamSwitch = switchEntries(s.hdr, s.selected)
-	resp, err := s.request(s.ctx, http.MethodGet, p) // ResponseHeaderTimeout bounds the wait
+	var resp *http.Response
+	var err error
+	if s.pipelined {
+		resp, err = s.playPipelined(p)
+	} else {
+		resp, err = s.request(s.ctx, http.MethodGet, p) // ResponseHeaderTimeout bounds the wait
+	}
 	if err != nil {
 		return err
 	}
@@ -803,6 +845,14 @@ func (s *Session) Next(ctx context.Context) (Item, error) {
 	}
 	if s.eof {
 		return Item{}, io.EOF
+	}
+	if s.needPNE {
+		s.needPNE = false
+		if err := s.playNextEntry(); err != nil {
+			s.err = err
+			s.ev.Emit(event.Error, err.Error(), map[string]any{"error": err.Error()})
+			return Item{}, err
+		}
 	}
 	s.mu.Lock()
 	body, closed := s.body, s.closed
@@ -865,6 +915,9 @@ func (s *Session) next() (Item, error) {
 				s.mu.Unlock()
 				s.ev.Emit(event.EntryChange, fmt.Sprintf("playlist entry %d: header of %d bytes", entry, len(hb)),
 					map[string]any{"entry": entry, "header_bytes": len(hb), "title": title})
+				// Pipelined mode: the server waits for PlayNextEntry with
+				// the streams chosen from this header (3.1.4.5).
+				s.needPNE = s.pipelined
 				return Item{Header: hb}, nil
 			}
 			if done {
@@ -946,6 +999,10 @@ func (s *Session) Seek(ctx context.Context, t time.Duration) error {
 	if body != nil {
 		body.Close()
 	}
+	s.mu.Lock()
+	s.pconn, s.pbr = nil, nil // closed with the body: Play goes on a new connection
+	s.mu.Unlock()
+	s.needPNE = false
 	stop := context.AfterFunc(ctx, s.cancel)
 	defer stop()
 	if err := s.play(t); err != nil {
@@ -991,6 +1048,9 @@ func (s *Session) HeaderBytes() []byte {
 	defer s.mu.Unlock()
 	return s.headerBytes
 }
+
+// Pipelined reports whether the session uses the pipelined mode.
+func (s *Session) Pipelined() bool { return s.pipelined }
 
 // Transport returns "http".
 func (s *Session) Transport() string { return "http" }
@@ -1062,8 +1122,8 @@ func (s *Session) Close() error {
 		return nil
 	}
 	s.closed = true
-	body := s.body
-	s.body = nil
+	body, pconn := s.body, s.pconn
+	s.body, s.pconn = nil, nil
 	if s.stats.EndReason == "" {
 		s.stats.EndReason = "closed"
 	}
@@ -1071,6 +1131,9 @@ func (s *Session) Close() error {
 	s.cancel()
 	if body != nil {
 		body.Close()
+	}
+	if pconn != nil {
+		pconn.Close()
 	}
 	s.client.CloseIdleConnections()
 	if !s.eof {

@@ -7,11 +7,22 @@
 // Writer serves the same framing from any sequence of headers and packets
 // (the gateway's ASF passthrough).
 //
-// Only the non-pipelined mode is spoken: every request goes on its own
-// connection (or a kept-alive one between responses). The server answers
-// Pipeline requests with pipeline-result=0, which the specification allows
-// and which keeps clients in non-pipelined mode; the client's Pipelined
-// option only keeps connections alive and sends KeepAlive as OPTIONS.
+// Both modes are spoken. In the non-pipelined mode every request goes on
+// its own connection (or a kept-alive one between responses). The
+// pipelined mode (2.2.2.5) starts with the pipeline probe: the Handler
+// hijacks the connection of the first Pipeline request, answers with a
+// chunked $T and holds the response open for the Pipeline-Test timer
+// (1 s); a second request within it gets pipeline-result=1 and the
+// Handler then serves that connection itself, so that a Play response
+// sees the client's PlayNextEntry at a playlist entry change. The
+// client (Options.Pipelined) probes when the Describe response says
+// pipeline-experiment=1, and sends Play and PlayNextEntry on the probed
+// connection. Log requests after $E and SelectStream are not sent.
+//
+// Packet pair (4.3): a client of 5.0 or later that asks with
+// packet-pair-experiment=1 gets three $P packets before the Describe
+// response's $M and $H; the client asks unless its bandwidth is forced
+// and selects streams by the estimate.
 //
 // Compatibility with the clients found in the wild, decided by the
 // User-Agent version: clients before 9.0 (FFmpeg says NSPlayer/4.1, VLC

@@ -24,6 +24,9 @@ import (
 	"github.com/mmsgate/mmsgate/auth"
 )
 
+// supportedFeatures is the Supported header (2.2.1.7).
+const supportedFeatures = "com.microsoft.wm.srvppair, com.microsoft.wm.sswitch, com.microsoft.wm.predstrm"
+
 // Server identification sent in the Server header (2.2.1.5): a version of
 // 9 or more tells clients that the 5.0+ tokens are understood.
 const serverName = "Cougar/9.01.01.3814"
@@ -38,12 +41,13 @@ const (
 	maxNTLMPending      = 1024
 )
 
-// Handler serves MS-WMSP (non-pipelined mode, 2.2.2) for ASF files, live
-// broadcasts and server-side playlists: Describe, Play with stream
-// selection, seek (stream-time), KeepAlive (POST and OPTIONS), Log, Stop
-// and Pipeline requests (answered with pipeline-result=0, so that clients
-// stay in non-pipelined mode). The zero value serves nothing; set Dir,
-// Add sources or set Lookup.
+// Handler serves MS-WMSP (2.2.2) for ASF files, live broadcasts and
+// server-side playlists: Describe (with a packet pair when asked), Play
+// with stream selection, seek (stream-time), KeepAlive (POST and
+// OPTIONS), Log, Stop, and the pipeline probe and pipelined mode with
+// PlayNextEntry (pipeline.go; it needs an http.Hijacker, else it answers
+// pipeline-result=0). The zero value serves nothing; set Dir, Add sources
+// or set Lookup.
 type Handler struct {
 	// Dir serves the ASF files under it by path ("/clip.asf").
 	Dir string
@@ -148,7 +152,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
 	hdr.Set("Server", serverName)
 	hdr.Set("Cache-Control", "no-cache")
-	hdr.Set("Supported", "com.microsoft.wm.srvppair, com.microsoft.wm.sswitch, com.microsoft.wm.predstrm")
+	hdr.Set("Supported", supportedFeatures)
 	if h.Auth != nil && !h.authenticate(w, r) {
 		return
 	}
@@ -174,9 +178,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.emptyReply(w, resp)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-	case prag.PipelineRequest: // 2.2.2.5: decline pipelined mode
-		resp.PipelineResult = 0
-		h.emptyReply(w, resp)
+	case prag.PipelineRequest: // 2.2.2.5: the pipeline probe
+		h.pipeline(w, r, resp)
 	default:
 		src, done, err := h.source(r)
 		if err != nil {
@@ -193,6 +196,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if prag.XPlayStrm == 1 || prag.XPlayNextEntry {
 			h.play(w, r, src, prag, resp, ci)
 		} else {
+			// 2.2.1.4.15: pipeline requests are accepted from HTTP/1.1
+			// clients that say they can send them.
+			resp.PipelineExperiment = prag.PipelineExperiment && r.ProtoAtLeast(1, 1)
 			h.describe(w, r, src, resp, ci, prag.PacketPairExperiment && ci.major >= 5)
 		}
 	}
@@ -358,6 +364,12 @@ type player struct {
 	timer    *time.Timer
 	rate     float64
 	fast     time.Duration
+	// pc is the connection of a pipelined Play whose client waits for
+	// PlayNextEntry at entry changes (it did not ask for predictive
+	// stream selection, 2.2.1.7.2): nil otherwise.
+	pc   *pipeConn
+	resp Pragma
+	ci   clientInfo
 }
 
 func (h *Handler) play(w http.ResponseWriter, r *http.Request, src Source, prag, resp Pragma, ci clientInfo) {
@@ -399,7 +411,10 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, src Source, prag,
 		return
 	}
 	wr := &Writer{w: w, rc: http.NewResponseController(w), ci: ci, off: selection(prag.StreamSwitch), WriteTimeout: h.WriteTimeout}
-	p := &player{Writer: wr, h: h, rate: h.Rate, fast: h.FastStart}
+	p := &player{Writer: wr, h: h, rate: h.Rate, fast: h.FastStart, resp: resp, ci: ci}
+	if pc := pipeOf(ctx); pc != nil && !strings.Contains(r.Header.Get("Supported"), "com.microsoft.wm.predstrm") {
+		p.pc = pc
+	}
 	if p.rate <= 0 {
 		p.rate = 1
 	}
@@ -428,7 +443,17 @@ func (p *player) run(ctx context.Context, cur Cursor, it SourceItem) error {
 			if err := p.startEntry(*it.Entry); err != nil {
 				return err
 			}
+			if p.pc != nil && p.entries > 1 {
+				if err := p.playNextEntry(ctx, *it.Entry); err != nil {
+					return err
+				}
+			}
 		case it.Packet != nil:
+			if p.pc != nil {
+				if err := p.pc.poll(); err != nil {
+					return err
+				}
+			}
 			if !live && !p.h.Unpaced {
 				if err := p.pace(ctx, it.Packet); err != nil {
 					return err
@@ -454,6 +479,29 @@ func (p *player) run(ctx context.Context, cur Cursor, it SourceItem) error {
 		}
 	}
 	return p.End(EndOK)
+}
+
+// playNextEntry waits in pipelined mode, after the new entry's $C, $M
+// and $H, for the client's PlayNextEntry request (3.2.4.2, 3.2.5.9): the
+// Play response ends, queued requests are answered, and the entry's $D
+// packets follow in the PlayNextEntry response, with its stream selection.
+func (p *player) playNextEntry(ctx context.Context, e Entry) error {
+	req, err := p.pc.nextEntry(ctx)
+	if err != nil {
+		return err
+	}
+	prag, _ := ParsePragma(req.Header.Values("Pragma"))
+	p.off = selection(prag.StreamSwitch)
+	resp := p.resp
+	resp.Features = features(e, p.ci)
+	hdr := p.h.baseHeader()
+	setPragma(hdr, resp)
+	hdr.Set("Content-Type", "application/x-mms-framed")
+	rw, ok := p.w.(*pipeResponse)
+	if !ok {
+		return fmt.Errorf("mmsh: PlayNextEntry outside a pipelined connection")
+	}
+	return rw.restart(hdr)
 }
 
 // pace waits until the packet's send time, FastStart ahead of real time.
