@@ -802,6 +802,21 @@ func (s *Session) play(start time.Duration) error {
 	p.ClientID = s.clientID
 	p.XClientGUID = s.guid
 	p.StreamSwitch = switchEntries(s.hdr, s.selected)
+	if s.pipelined && s.pipeConn() == nil {
+		// After a Seek closed the pipelined connection: the server serves a
+		// connection pipelined only after its probe (3.2.5.5), so probe the
+		// new one; when that fails, go on non-pipelined.
+		ok, err := s.probePipeline(s.ctx)
+		if err != nil {
+			s.log.Debug("mmsh: pipeline probe failed, non-pipelined mode", "err", err)
+		}
+		if !ok {
+			s.pipelined = false
+			s.mu.Lock()
+			s.stats.Mode = "non-pipelined"
+			s.mu.Unlock()
+		}
+	}
 	var resp *http.Response
 	var err error
 	if s.pipelined {

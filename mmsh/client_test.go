@@ -190,8 +190,15 @@ func TestClientSeek(t *testing.T) {
 	if len(got) != len(want)-int(n) || !bytes.Equal(got[0], want[n]) {
 		t.Fatalf("start at 2 s: %d packets, want %d from packet %d", len(got), len(want)-int(n), n)
 	}
-	// Seek back during playback.
-	s2 := dial(t, url, Options{})
+	// Seek back during playback, in both modes: a pipelined session
+	// probes its new connection and stays pipelined.
+	for _, pipelined := range []bool{false, true} {
+		seekBack(t, url, pipelined, want[n])
+	}
+}
+
+func seekBack(t *testing.T, url string, pipelined bool, want []byte) {
+	s2 := dial(t, url, Options{Pipelined: pipelined})
 	ctx := context.Background()
 	for range 3 {
 		if _, err := s2.Next(ctx); err != nil {
@@ -202,11 +209,14 @@ func TestClientSeek(t *testing.T) {
 		t.Fatal(err)
 	}
 	it, err := s2.Next(ctx)
-	if err != nil || !bytes.Equal(it.Packet, want[n]) {
-		t.Fatalf("after Seek: %v, packet equal %v", err, bytes.Equal(it.Packet, want[n]))
+	if err != nil || !bytes.Equal(it.Packet, want) {
+		t.Fatalf("pipelined=%v: after Seek: %v, packet equal %v", pipelined, err, bytes.Equal(it.Packet, want))
+	}
+	if s2.Pipelined() != pipelined {
+		t.Errorf("pipelined=%v after Seek: %v", pipelined, s2.Pipelined())
 	}
 	if err := s2.KeepAlive(ctx); err != nil {
-		t.Errorf("KeepAlive (POST): %v", err)
+		t.Errorf("KeepAlive: %v", err)
 	}
 }
 

@@ -138,20 +138,20 @@ func (s *Session) probePipeline(ctx context.Context) (bool, error) {
 	return ok, nil
 }
 
-// playPipelined sends the Play request on the pipelined connection (a
-// new one after a Seek closed it) and returns its response.
+func (s *Session) pipeConn() net.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pconn
+}
+
+// playPipelined sends the Play request on the pipelined connection and
+// returns its response.
 func (s *Session) playPipelined(p Pragma) (*http.Response, error) {
 	s.mu.Lock()
 	conn, br := s.pconn, s.pbr
 	s.mu.Unlock()
 	if conn == nil {
-		var err error
-		if conn, br, err = s.dialPipe(s.ctx); err != nil {
-			return nil, err
-		}
-		s.mu.Lock()
-		s.pconn, s.pbr = conn, br
-		s.mu.Unlock()
+		return nil, ErrClosed
 	}
 	req, err := s.pipeRequest(s.ctx, p)
 	if err != nil {

@@ -212,3 +212,96 @@ func TestClientPipelineFallback(t *testing.T) {
 		t.Fatalf("%d packets, want %d", len(got), len(want))
 	}
 }
+
+// A KeepAlive sent on the pipelined connection while Play streams is
+// answered after the Play response, before the PlayNextEntry response
+// (Pending-Responses, 3.2.5.9), which starts with the new entry's $D.
+func TestServerPipelinedPendingResponses(t *testing.T) {
+	a := clip(t, fixture.WMV2())
+	b := clip(t, fixture.AudioOnly())
+	fa, err := OpenFile(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fa.Close()
+	fb, err := OpenFile(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fb.Close()
+	h := &Handler{Unpaced: true}
+	h.Add("list", Playlist{fa, fb})
+	addr := serve(t, h)
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	const head = "Host: h\r\nUser-Agent: NSPlayer/12.0.7680.0\r\nConnection: keep-alive\r\n"
+	probe := "GET /list HTTP/1.1\r\n" + head + "Pragma: no-cache, pipeline-request=1\r\n\r\n"
+	io.WriteString(c, probe+probe)
+	for i := range 2 {
+		r, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, r.Body)
+		if p, _ := ParsePragma(r.Header.Values("Pragma")); i == 1 && p.PipelineResult != 1 {
+			t.Fatalf("probe: %s, pipeline-result %d", r.Status, p.PipelineResult)
+		}
+	}
+	io.WriteString(c, "GET /list HTTP/1.1\r\n"+head+"Supported: com.microsoft.wm.sswitch\r\n"+
+		"Pragma: no-cache, xPlayStrm=1, version11-enabled=1, stream-time=0\r\n\r\n"+
+		"OPTIONS * HTTP/1.1\r\n"+head+"Pragma: no-cache\r\n\r\n")
+	play, err := http.ReadResponse(br, nil)
+	if err != nil || play.StatusCode != 200 {
+		t.Fatalf("Play: %v %v", play, err)
+	}
+	rd := NewReader(play.Body)
+	var p Packet
+	var seq []byte
+	for len(seq) < 3 || string(seq[len(seq)-3:]) != "CMH" {
+		if err := rd.Next(&p); err != nil {
+			t.Fatalf("Play body after %q: %v", seq, err)
+		}
+		if len(seq) == 0 || seq[len(seq)-1] != p.Type {
+			seq = append(seq, p.Type)
+		}
+	}
+	if string(seq) != "MHDECMH" {
+		t.Fatalf("Play body %q, want $M $H $D.. $E $C $M $H", seq)
+	}
+	io.WriteString(c, "GET /list HTTP/1.1\r\n"+head+"Pragma: no-cache, xPlayNextEntry=1, version11-enabled=1\r\n"+
+		"Pragma: stream-switch-entry=ffff:1:0\r\n\r\n")
+	if err := rd.Next(&p); err != io.EOF {
+		t.Fatalf("Play body after the entry's header: %v ($%c), want its end", err, p.Type)
+	}
+	ka, err := http.ReadResponse(br, nil)
+	if err != nil || ka.StatusCode != 200 || ka.Header.Get("Allow") != "OPTIONS" {
+		t.Fatalf("KeepAlive response: %v %v", ka, err)
+	}
+	io.Copy(io.Discard, ka.Body)
+	pne, err := http.ReadResponse(br, nil)
+	if err != nil || pne.StatusCode != 200 || pne.Header.Get("Content-Type") != "application/x-mms-framed" {
+		t.Fatalf("PlayNextEntry response: %v %v", pne, err)
+	}
+	rd = NewReader(pne.Body)
+	n := 0
+	for {
+		if err := rd.Next(&p); err != nil {
+			t.Fatalf("PlayNextEntry body: %v", err)
+		}
+		if p.Type == TypeEnd {
+			break
+		}
+		if p.Type != TypeData {
+			t.Fatalf("PlayNextEntry body: $%c", p.Type)
+		}
+		n++
+	}
+	if _, wb := sourcePackets(t, b); n != len(wb) || p.Reason != EndOK {
+		t.Fatalf("PlayNextEntry: %d $D and $E 0x%x, want %d and 0", n, p.Reason, len(wb))
+	}
+}
