@@ -1065,7 +1065,11 @@ func (s *Session) HeaderBytes() []byte {
 }
 
 // Pipelined reports whether the session uses the pipelined mode.
-func (s *Session) Pipelined() bool { return s.pipelined }
+func (s *Session) Pipelined() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.stats.Mode == "pipelined"
+}
 
 // Transport returns "http".
 func (s *Session) Transport() string { return "http" }
