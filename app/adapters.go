@@ -26,6 +26,7 @@ const demoHost = "mmsgate-demo.invalid"
 // dialer adapts mmsclient to gateway.Dialer.
 type dialer struct {
 	demoAddr func() string // address of the embedded demo server, "" when none
+	httpPort int           // MMSH rung of the mms:// rollover (0: 80)
 }
 
 func (d *dialer) dial(ctx context.Context, req gateway.DialRequest) (gateway.Upstream, error) {
@@ -35,6 +36,7 @@ func (d *dialer) dial(ctx context.Context, req gateway.DialRequest) (gateway.Ups
 		Username:     c.Username,
 		Password:     c.Password,
 		MaxBandwidth: c.MaxBandwidth,
+		HTTPPort:     d.httpPort,
 		Language:     c.Language,
 		AllowHost:    req.AllowHost,
 		DialContext:  req.DialContext,

@@ -59,6 +59,11 @@ type Config struct {
 	// SegmentDuration is the HLS segment length (default 1 s: an idle
 	// on-demand channel plays within about 2 s).
 	SegmentDuration time.Duration
+	// MMSHPort is the port of the MMSH rung of the protocol rollover of
+	// mms:// channel URLs (MS-WMSP over HTTP on the same host, after MMS
+	// over UDP and TCP; default 80). The port of an explicit mms://host:port
+	// is the MMS port, so the HTTP one is gateway-wide.
+	MMSHPort int
 	// Resolver resolves upstream host names (nil: the system's); tests
 	// point it at a DNS server of their own.
 	Resolver *net.Resolver
@@ -102,6 +107,9 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	if cfg.SegmentDuration <= 0 {
 		cfg.SegmentDuration = time.Second
 	}
+	if cfg.MMSHPort < 0 || cfg.MMSHPort > 65535 {
+		return nil, fmt.Errorf("app: MMSH port %d out of range", cfg.MMSHPort)
+	}
 	redactor := gateway.NewRedactor()
 	if u, err := url.Parse(cfg.DatabaseURL); err == nil && u.User != nil {
 		// The database password stays out of the logs like channel passwords
@@ -131,7 +139,7 @@ func New(ctx context.Context, cfg Config) (*App, error) {
 	}
 	a.store = st
 
-	d := &dialer{demoAddr: a.demoAddress}
+	d := &dialer{demoAddr: a.demoAddress, httpPort: cfg.MMSHPort}
 	a.gw, err = gateway.New(ctx, gateway.Config{
 		Store:         st,
 		Dial:          d.dial,
