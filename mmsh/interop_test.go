@@ -130,6 +130,11 @@ func withoutPTS(lines []string) []string {
 func vlcDump(t *testing.T, url string) string {
 	t.Helper()
 	needTool(t, "cvlc", "setpriv", "ffprobe")
+	unlock, err := fixture.LockVLC() // one VLC at a time across packages
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o777); err != nil {
 		t.Fatal(err)

@@ -141,11 +141,10 @@ func TestVLCLive(t *testing.T) {
 	}
 }
 
-// lockVLCUDP holds fixture.LockVLCUDP while a VLC receives over UDP: VLC
-// 3.0 always binds UDP port 7000 for mmsu, and other packages' tests run VLC
-// in parallel.
-func lockVLCUDP(t *testing.T) {
-	unlock, err := fixture.LockVLCUDP()
+// lockVLC holds fixture.LockVLC while a VLC runs: VLC 3.0 always binds UDP
+// port 7000 for mmsu, and other packages' tests run VLC in parallel.
+func lockVLC(t *testing.T) {
+	unlock, err := fixture.LockVLC()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,9 +152,7 @@ func lockVLCUDP(t *testing.T) {
 }
 
 func testVLC(t *testing.T, scheme, golden string) {
-	if scheme == "mmsu" {
-		lockVLCUDP(t)
-	}
+	lockVLC(t)
 	cvlc, err := exec.LookPath("cvlc")
 	if err != nil {
 		t.Skip("cvlc not installed")

@@ -622,6 +622,14 @@ func (s *session) onReadBlock(ctx context.Context, m *mmsproto.LinkViewerToMacRe
 		}
 	}
 	s.send(ctx, &mmsproto.LinkMacToViewerReportReadBlock{PlayIncarnation: m.PlayIncarnation})
+	if s.clientPort != 0 {
+		// 3.2.5.8: ReportReadBlock precedes the header's Data packets. Over
+		// UDP they leave by another socket, so the queued TCP reply is
+		// written first: VLC, finding the whole header on UDP before the
+		// reply, leaves the reply unread and later takes it for the answer
+		// to its StreamSwitch ("unknown answer (0x11 instead of 0x21)").
+		s.flush(ctx, time.Second)
+	}
 	s.sendHeader(ctx, uint8(s.incarnation))
 	if s.state == StateInit {
 		s.state = StateReady

@@ -19,15 +19,13 @@ func vlcDump(t *testing.T, url string) string {
 	if _, err := exec.LookPath("cvlc"); err != nil {
 		t.Skip("cvlc not installed")
 	}
-	if strings.HasPrefix(url, "mmsu:") {
-		// VLC 3.0 always binds UDP port 7000 for mmsu; other packages' tests
-		// run VLC in parallel.
-		unlock, err := fixture.LockVLCUDP()
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(unlock)
+	// VLC 3.0 always binds UDP port 7000 for mmsu; other packages' tests
+	// run VLC in parallel.
+	unlock, err := fixture.LockVLC()
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(unlock)
 	dir, err := os.MkdirTemp("", "mmsd-vlc-")
 	if err != nil {
 		t.Fatal(err)

@@ -22,6 +22,11 @@ func TestPassthroughVLC(t *testing.T) {
 			t.Skipf("%s not installed", tool)
 		}
 	}
+	unlock, err := fixture.LockVLC() // one VLC at a time across packages
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
 	spec := fixture.WMV2()
 	spec.Duration = 6 * time.Second
 	hdr, pkts := readClip(t, clip(t, spec))

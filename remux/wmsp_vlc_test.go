@@ -24,6 +24,11 @@ func TestPassthroughWMSPVLC(t *testing.T) {
 			t.Skipf("%s not installed", tool)
 		}
 	}
+	unlock, err := fixture.LockVLC() // one VLC at a time across packages
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unlock()
 	specA, specB := fixture.WMV2(), fixture.MSMPEG4()
 	specA.Duration, specB.Duration = 3*time.Second, 3*time.Second
 	a, b := clip(t, specA), clip(t, specB)
