@@ -39,7 +39,7 @@ type options struct {
 	addr, data, databaseURL, token, allow, cors, logLevel, ffmpeg string
 	private, noDemo                                               bool
 	maxChannels, maxUpstreams, maxTranscoders, maxViewers         int
-	keepSessions, maxLogEntries                                   int
+	keepSessions, maxLogEntries, mmshPort                         int
 	grace, wait, shutdown, segment                                time.Duration
 }
 
@@ -68,6 +68,7 @@ func parse(args []string, getenv func(string) string, out io.Writer) (*options, 
 	fs.IntVar(&o.keepSessions, "keep-sessions", 50, "session logs kept per channel")
 	fs.IntVar(&o.maxLogEntries, "max-log-entries", 5000, "events kept per session log")
 	fs.DurationVar(&o.segment, "segment-duration", time.Second, "HLS segment length")
+	fs.IntVar(&o.mmshPort, "mmsh-port", 80, "port of the MMSH (HTTP) rung of the mms:// rollover, tried when MMS over UDP and TCP both fail")
 	fs.StringVar(&o.ffmpeg, "ffmpeg", "ffmpeg", "ffmpeg binary for transcoding")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.DurationVar(&o.shutdown, "shutdown-timeout", 15*time.Second, "how long a graceful shutdown may take")
@@ -104,7 +105,7 @@ func (o *options) config(log *slog.Logger) (app.Config, error) {
 	cfg := app.Config{Addr: o.addr, DataDir: o.data, DatabaseURL: o.databaseURL, APIToken: o.token,
 		Private: o.private, NoDemo: o.noDemo, CORSOrigin: o.cors, Grace: o.grace, WaitTimeout: o.wait,
 		KeepSessions: o.keepSessions, MaxLogEntries: o.maxLogEntries, FFmpegPath: o.ffmpeg, Logger: log,
-		SegmentDuration: o.segment}
+		SegmentDuration: o.segment, MMSHPort: o.mmshPort}
 	cfg.Limits.MaxChannels, cfg.Limits.MaxUpstreams = o.maxChannels, o.maxUpstreams
 	cfg.Limits.MaxTranscoders, cfg.Limits.MaxViewers = o.maxTranscoders, o.maxViewers
 	for _, s := range strings.Split(o.allow, ",") {

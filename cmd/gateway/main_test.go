@@ -23,7 +23,7 @@ import (
 
 func TestFlagsAndEnvironment(t *testing.T) {
 	env := map[string]string{"MMSGATE_MAX_VIEWERS": "7", "MMSGATE_PRIVATE": "true", "MMSGATE_ADDR": ":9999",
-		"MMSGATE_ALLOW_UPSTREAM": "10.0.0.0/8, 192.168.1.5"}
+		"MMSGATE_ALLOW_UPSTREAM": "10.0.0.0/8, 192.168.1.5", "MMSGATE_MMSH_PORT": "8081"}
 	o, err := parse([]string{"-addr", ":1234"}, func(k string) string { return env[k] }, io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -35,7 +35,8 @@ func TestFlagsAndEnvironment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.AllowUpstream) != 2 || cfg.AllowUpstream[1].String() != "192.168.1.5/32" || cfg.Limits.MaxViewers != 7 {
+	if len(cfg.AllowUpstream) != 2 || cfg.AllowUpstream[1].String() != "192.168.1.5/32" || cfg.Limits.MaxViewers != 7 ||
+		cfg.MMSHPort != 8081 {
 		t.Fatalf("%+v", cfg)
 	}
 	if _, err := parse(nil, func(k string) string { return map[string]string{"MMSGATE_GRACE": "soon"}[k] }, io.Discard); err == nil ||
@@ -51,7 +52,7 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		t.Fatalf("--help: %v", err)
 	}
 	for _, want := range []string{"-addr (MMSGATE_ADDR)", "-allow-upstream (MMSGATE_ALLOW_UPSTREAM)", "-no-demo (MMSGATE_NO_DEMO)",
-		"-database-url (MMSGATE_DATABASE_URL)", "-max-transcoders (MMSGATE_MAX_TRANSCODERS)"} {
+		"-database-url (MMSGATE_DATABASE_URL)", "-max-transcoders (MMSGATE_MAX_TRANSCODERS)", "-mmsh-port (MMSGATE_MMSH_PORT)"} {
 		if !strings.Contains(help.String(), want) {
 			t.Errorf("--help lacks %q", want)
 		}
