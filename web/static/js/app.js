@@ -799,7 +799,11 @@ function sessionLog(name, section, signal) {
         again = false;
         const list = await api.sessions(name);
         if (signal.aborted) return;
-        const open = list.find((s) => !ended(s));
+        // The newest session that is still open and whose stream has not
+        // said "end": the store may mark a stopped session ended only after
+        // its stream closed, while the next session already runs.
+        const open = list.filter((s) => !ended(s) && !finished.has(String(s.id)))
+          .reduce((a, s) => (!a || Number(s.id) > Number(a.id) ? s : a), null);
         if (open) follow(String(open.id));
         else if (current) {
           current.abort.abort();
@@ -847,7 +851,13 @@ function sessionLog(name, section, signal) {
   listeners.add((n) => {
     if (n !== name) return;
     const st = channels.get(name)?.state;
-    if (st !== lastState) { lastState = st; reload(); }
+    // A new state may mean a new session; and a running channel whose
+    // session this view does not follow yet is looked up again at its next
+    // event (status events come at most once a second).
+    if (st !== lastState || (!current && (st === "live" || st === "starting" || st === "reconnecting"))) {
+      lastState = st;
+      reload();
+    }
   });
   reload();
 }
