@@ -16,13 +16,7 @@ import (
 // clip returns a short fixture clip, made with ffmpeg once and cached.
 func clip(t testing.TB, spec fixture.Spec) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	p, err := fixture.Generate(ctx, fixture.CacheDir(), spec)
-	if err != nil {
-		t.Fatalf("fixture: %v", err)
-	}
-	return p
+	return fixture.Clip(t, spec)
 }
 
 // serve starts h on a loopback port and returns its host:port.

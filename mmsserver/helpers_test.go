@@ -20,11 +20,7 @@ func clip(t *testing.T, spec fixture.Spec) string {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		t.Skip("ffmpeg not installed")
 	}
-	p, err := fixture.Generate(context.Background(), fixture.CacheDir(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return fixture.Clip(t, spec)
 }
 
 func testLogger(testing.TB) *slog.Logger {

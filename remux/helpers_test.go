@@ -27,13 +27,7 @@ import (
 // clip returns the path of a generated ASF fixture (cached across runs).
 func clip(t testing.TB, spec fixture.Spec) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	p, err := fixture.Generate(ctx, fixture.CacheDir(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return fixture.Clip(t, spec)
 }
 
 // hlsServer serves a pipeline's HLS under /hls/ and ASF under /asf.
