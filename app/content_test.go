@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mmsgate/mmsgate/internal/fixture"
-	"github.com/mmsgate/mmsgate/mmsserver"
 )
 
 // TestNoHLSReason: a WMV2 channel with transcoding off has no HLS: a viewer
@@ -25,15 +23,9 @@ func TestNoHLSReason(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := &mmsserver.Server{}
-	if err := up.AddLive("live", clip); err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go up.Serve(ln)
-	defer up.Shutdown(context.Background())
+	up := startUpstream(t, clip, "127.0.0.1:0")
 	e := startApp(t, Config{})
-	if code, b := e.call(t, "POST", "/api/v1/channels", map[string]any{"name": "wmv", "url": "mms://" + ln.Addr().String() + "/live",
+	if code, b := e.call(t, "POST", "/api/v1/channels", map[string]any{"name": "wmv", "url": "mms://" + up.addr + "/live",
 		"transport": "tcp", "transcode": "never"}); code != 201 {
 		t.Fatalf("%d %s", code, b)
 	}

@@ -58,7 +58,13 @@ type upstreamServer struct {
 
 func startUpstream(t testing.TB, clip, addr string) *upstreamServer {
 	t.Helper()
-	srv := &mmsserver.Server{}
+	return serveUpstream(t, &mmsserver.Server{}, clip, addr)
+}
+
+// serveUpstream is startUpstream for a server configured by the test
+// (fault injection, authentication); it is shut down when the test ends.
+func serveUpstream(t testing.TB, srv *mmsserver.Server, clip, addr string) *upstreamServer {
+	t.Helper()
 	if err := srv.AddLive("live", clip); err != nil {
 		t.Fatal(err)
 	}

@@ -1,9 +1,7 @@
 package app
 
 import (
-	"context"
 	"io"
-	"net"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -17,15 +15,9 @@ import (
 // on purpose: the client's resend recoveries reach /metrics.
 func TestUDPLossCounted(t *testing.T) {
 	clip := h264Clip(t)
-	up := &mmsserver.Server{DropUDP: 0.05}
-	if err := up.AddLive("live", clip); err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go up.Serve(ln)
-	defer up.Shutdown(context.Background())
+	up := serveUpstream(t, &mmsserver.Server{DropUDP: 0.05}, clip, "127.0.0.1:0")
 	e := startApp(t, Config{})
-	if code, b := e.call(t, "POST", "/api/v1/channels", map[string]any{"name": "lossy", "url": "mms://" + ln.Addr().String() + "/live",
+	if code, b := e.call(t, "POST", "/api/v1/channels", map[string]any{"name": "lossy", "url": "mms://" + up.addr + "/live",
 		"transport": "udp", "on_demand": false}); code != 201 {
 		t.Fatalf("%d %s", code, b)
 	}

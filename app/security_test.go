@@ -27,13 +27,8 @@ func TestPasswordNeverLeaks(t *testing.T) {
 	const user, password = "viewer", "Pa55-wörd-never-shown"
 	for _, scheme := range []string{"basic", "ntlm"} {
 		t.Run(scheme, func(t *testing.T) {
-			up := &mmsserver.Server{Auth: &mmsserver.Auth{Scheme: scheme, Username: user, Password: password}}
-			if err := up.AddLive("live", clip); err != nil {
-				t.Fatal(err)
-			}
-			ln, _ := net.Listen("tcp", "127.0.0.1:0")
-			go up.Serve(ln)
-			defer up.Shutdown(context.Background())
+			up := serveUpstream(t, &mmsserver.Server{Auth: &mmsserver.Auth{Scheme: scheme, Username: user, Password: password}},
+				clip, "127.0.0.1:0")
 			e := startApp(t, Config{})
 			var answers strings.Builder
 			record := func(code int, b []byte) { fmt.Fprintf(&answers, "%d %s\n", code, b) }
@@ -51,7 +46,7 @@ func TestPasswordNeverLeaks(t *testing.T) {
 
 			for _, c := range []struct{ name, pw string }{{"good", password}, {"bad", password + "x"}} {
 				code, b := e.call(t, "POST", "/api/v1/channels", map[string]any{"name": c.name,
-					"url": "mms://" + ln.Addr().String() + "/live", "username": user, "password": c.pw, "transport": "tcp"})
+					"url": "mms://" + up.addr + "/live", "username": user, "password": c.pw, "transport": "tcp"})
 				record(code, b)
 				if code != 201 {
 					t.Fatalf("create: %d %s", code, b)

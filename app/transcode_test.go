@@ -2,14 +2,12 @@ package app
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mmsgate/mmsgate/gateway"
 	"github.com/mmsgate/mmsgate/internal/fixture"
-	"github.com/mmsgate/mmsgate/mmsserver"
 )
 
 // TestTranscoderLimit: a WMV2 channel transcodes (transcode "auto"); with
@@ -23,16 +21,10 @@ func TestTranscoderLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := &mmsserver.Server{}
-	if err := up.AddLive("live", clip); err != nil {
-		t.Fatal(err)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go up.Serve(ln)
-	defer up.Shutdown(context.Background())
+	up := startUpstream(t, clip, "127.0.0.1:0")
 	e := startApp(t, Config{Limits: gateway.Limits{MaxTranscoders: 1}})
 	for _, n := range []string{"t1", "t2"} {
-		if code, b := e.call(t, "POST", "/api/v1/channels", map[string]any{"name": n, "url": "mms://" + ln.Addr().String() + "/live",
+		if code, b := e.call(t, "POST", "/api/v1/channels", map[string]any{"name": n, "url": "mms://" + up.addr + "/live",
 			"transport": "tcp", "on_demand": false}); code != 201 {
 			t.Fatalf("%d %s", code, b)
 		}
