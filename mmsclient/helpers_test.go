@@ -114,25 +114,7 @@ func readAll(t testing.TB, s *Session) (headers [][]byte, packets [][]byte) {
 // sourcePackets reads the data packets of an ASF file.
 func sourcePackets(t testing.TB, path string) (*asf.File, [][]byte) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fi, _ := f.Stat()
-	af, err := asf.OpenFile(f, fi.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for n := uint64(0); n < af.PacketCount; n++ {
-		p, err := af.ReadPacket(n, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, append([]byte(nil), p...))
-	}
-	return af, out
+	return fixture.Packets(t, path)
 }
 
 // checkNoLeak fails when goroutines of this package's sessions outlive the test.

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -47,25 +46,7 @@ func (l *eventLog) count(k event.Kind) int {
 // sourcePackets reads every data packet of an ASF file.
 func sourcePackets(t testing.TB, path string) (*asf.File, [][]byte) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
-	st, _ := f.Stat()
-	af, err := asf.OpenFile(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for n := range af.PacketCount {
-		b, err := af.ReadPacket(n, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	return af, out
+	return fixture.Packets(t, path)
 }
 
 // readAll reads a session to its end.

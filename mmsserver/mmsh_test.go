@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -33,24 +32,7 @@ func serveHTTP(t *testing.T, srv *Server) string {
 // filePackets reads every data packet of an ASF file, full size.
 func filePackets(t *testing.T, path string) [][]byte {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	st, _ := f.Stat()
-	af, err := asf.OpenFile(f, st.Size())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]byte
-	for n := range af.PacketCount {
-		b, err := af.ReadPacket(n, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, bytes.Clone(b))
-	}
+	_, out := fixture.Packets(t, path)
 	return out
 }
 
