@@ -206,6 +206,9 @@ func TestValidation(t *testing.T) {
 		{`{"name":"ok","url":"mms://example.com/x","transport":"quic"}`, "invalid"},
 		{`{"name":"ok","url":"mmsu://example.com/x","transport":"tcp"}`, "invalid"},
 		{`{"name":"ok","url":"mms://example.com/x","max_bandwidth":-1}`, "invalid"},
+		{`{"name":"ok","url":"mms://example.com/x","mmsh_port":70000}`, "invalid"},
+		{`{"name":"ok","url":"mmsh://example.com/x","mmsh_port":8080}`, "invalid"},
+		{`{"name":"ok","url":"mms://example.com/x","mmsh_port":"80"}`, "invalid"},
 		{`{"name":"ok","url":"mms://example.com/x","bogus":1}`, "invalid"},
 		{`{"name":"ok","url":"mms://example.com/x"} {}`, "invalid"},
 		{`{"name":"ok"`, "invalid"},
@@ -424,5 +427,30 @@ func TestMediaRoutes(t *testing.T) {
 	r = e.do(t, "GET", "/asf/m", "", "")
 	if r.code != 503 || errCode(t, r) != "unavailable" || !strings.Contains(r.body, "pipeline") {
 		t.Errorf("asf: %d %s", r.code, r.body)
+	}
+}
+
+// TestMMSHPort: a channel's own MMSH rollover port is kept, shown to token
+// holders only, changed by PATCH and refused where the URL names its port.
+func TestMMSHPort(t *testing.T) {
+	e := newEnv(t, false)
+	if r := e.do(t, "POST", "/api/v1/channels", testToken, `{"name":"rp","url":"mms://example.com/x","mmsh_port":8080}`); r.code != 201 ||
+		!strings.Contains(r.body, `"mmsh_port":8080`) {
+		t.Fatalf("create: %d %s", r.code, r.body)
+	}
+	if r := e.do(t, "GET", "/api/v1/channels/rp", "", ""); r.code != 200 || strings.Contains(r.body, "mmsh_port") {
+		t.Fatalf("public read: %d %s", r.code, r.body)
+	}
+	if r := e.do(t, "PATCH", "/api/v1/channels/rp", testToken, `{"language":"fr"}`); r.code != 200 || !strings.Contains(r.body, `"mmsh_port":8080`) {
+		t.Fatalf("patch keeps it: %d %s", r.code, r.body)
+	}
+	if r := e.do(t, "PATCH", "/api/v1/channels/rp", testToken, `{"url":"mmsh://example.com/x"}`); r.code != 400 || errCode(t, r) != "invalid" {
+		t.Fatalf("mmsh url with mmsh_port: %d %s", r.code, r.body)
+	}
+	if r := e.do(t, "PATCH", "/api/v1/channels/rp", testToken, `{"mmsh_port":0}`); r.code != 200 || strings.Contains(r.body, "mmsh_port") {
+		t.Fatalf("patch to default: %d %s", r.code, r.body)
+	}
+	if c, _ := e.st.GetChannel(context.Background(), "rp"); c.MMSHPort != 0 || c.Language != "fr" {
+		t.Fatalf("stored: %+v", c)
 	}
 }

@@ -30,6 +30,7 @@ type channelJSON struct {
 	Transcode     string    `json:"transcode"`
 	OnDemand      bool      `json:"on_demand"`
 	MaxBandwidth  int64     `json:"max_bandwidth"`
+	MMSHPort      int       `json:"mmsh_port,omitempty"`
 	Language      string    `json:"language"`
 	LastTransport string    `json:"last_transport,omitempty"`
 	CreatedAt     time.Time `json:"created_at"`
@@ -52,6 +53,7 @@ type channelInput struct {
 	Transcode    *string   `json:"transcode"`
 	OnDemand     *bool     `json:"on_demand"`
 	MaxBandwidth *int64    `json:"max_bandwidth"`
+	MMSHPort     *int      `json:"mmsh_port"`
 	Language     *string   `json:"language"`
 }
 
@@ -64,7 +66,7 @@ func (a *API) channelView(c gateway.Channel, st gateway.Status, full bool) chann
 		v.Outputs = []string{}
 	}
 	if full {
-		v.URL, v.Username, v.LastTransport = c.URL, c.Username, c.LastTransport
+		v.URL, v.Username, v.LastTransport, v.MMSHPort = c.URL, c.Username, c.LastTransport, c.MMSHPort
 	} else {
 		// Reasons can quote upstream addresses; they are for token holders.
 		v.Reason = ""
@@ -135,6 +137,9 @@ func (in channelInput) apply(c *gateway.Channel) {
 	}
 	if in.MaxBandwidth != nil {
 		c.MaxBandwidth = *in.MaxBandwidth
+	}
+	if in.MMSHPort != nil {
+		c.MMSHPort = *in.MMSHPort
 	}
 }
 

@@ -43,6 +43,9 @@ func (d *dialer) dial(ctx context.Context, req gateway.DialRequest) (gateway.Ups
 		OnEvent:      req.OnEvent,
 		Logger:       req.Logger,
 	}
+	if c.MMSHPort != 0 {
+		opts.HTTPPort = c.MMSHPort // the channel's own MMSH port beats the gateway's
+	}
 	if c.Transport == "auto" {
 		// Try first what worked last (the client's policy tries UDP, TCP,
 		// then MMSH; Prefer puts that rung first, the others follow).

@@ -76,3 +76,36 @@ func TestRolloverMMSH(t *testing.T) {
 		t.Fatalf("attempts %q in %s", got, b)
 	}
 }
+
+// TestRolloverChannelMMSHPort: a channel's own mmsh_port beats the
+// gateway's: the gateway-wide MMSH port is closed, the channel's is mmsd's
+// HTTP side, and the channel plays through it.
+func TestRolloverChannelMMSHPort(t *testing.T) {
+	srv := &mmsserver.Server{}
+	if err := srv.AddLive("live", h264Clip(t)); err != nil {
+		t.Fatal(err)
+	}
+	web := httptest.NewServer(srv.HTTPHandler())
+	t.Cleanup(web.Close)
+	u, _ := url.Parse(web.URL)
+	port, _ := strconv.Atoi(u.Port())
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mmsAddr := closed.Addr().String()
+	_, closedPort, _ := net.SplitHostPort(mmsAddr)
+	closed.Close() // neither MMS nor the gateway-wide MMSH port answers
+
+	gwPort, _ := strconv.Atoi(closedPort)
+	e := startApp(t, Config{MMSHPort: gwPort})
+	if code, b := e.call(t, "POST", "/api/v1/channels", map[string]any{"name": "roll", "url": "mms://" + mmsAddr + "/live",
+		"on_demand": false, "outputs": []string{"hls"}, "mmsh_port": port}); code != 201 {
+		t.Fatalf("create: %d %s", code, b)
+	}
+	e.waitState(t, "roll", "live", 60*time.Second)
+	_, b := e.call(t, "GET", "/api/v1/channels/roll/status", nil)
+	if !strings.Contains(string(b), `"transport":"http"`) {
+		t.Fatalf("status: %s", b)
+	}
+}

@@ -306,6 +306,7 @@ func TestBrowser(t *testing.T) {
 			chromedp.SendKeys(chromedp.CSS("#f-url"), "mms://media.example.com/live"),
 			chromedp.SendKeys(chromedp.CSS("#f-username"), "viewer"),
 			chromedp.SendKeys(chromedp.CSS("#f-password"), password),
+			chromedp.SendKeys(chromedp.CSS("#f-mmsh-port"), "8080"),
 			chromedp.Click(chromedp.CSS("#channel-submit")))
 		b.waitJS("the dialog closed", `!document.getElementById("channel-dialog").open`, 30*time.Second)
 		b.waitJS("the new row", `!!document.querySelector('tr[data-name="e2e-form"]')`, 30*time.Second)
@@ -313,7 +314,8 @@ func TestBrowser(t *testing.T) {
 		if code := g.api(t, "GET", "/channels/e2e-form", &ch); code != 200 {
 			t.Fatalf("GET the new channel: status %d", code)
 		}
-		if ch["url"] != "mms://media.example.com/live" || ch["username"] != "viewer" || ch["on_demand"] != true || ch["has_password"] != true {
+		if ch["url"] != "mms://media.example.com/live" || ch["username"] != "viewer" || ch["on_demand"] != true || ch["has_password"] != true ||
+			ch["mmsh_port"] != 8080.0 {
 			t.Errorf("the API has %v", ch)
 		}
 		raw, _ := json.Marshal(ch)
@@ -339,7 +341,7 @@ func TestBrowser(t *testing.T) {
 		b.waitJS("the dialog closed", `!document.getElementById("channel-dialog").open`, 30*time.Second)
 		var ch map[string]any
 		g.api(t, "GET", "/channels/e2e-form", &ch)
-		if ch["url"] != "mms://media.example.com/other" || ch["has_password"] != true || ch["username"] != "viewer" {
+		if ch["url"] != "mms://media.example.com/other" || ch["has_password"] != true || ch["username"] != "viewer" || ch["mmsh_port"] != 8080.0 {
 			t.Errorf("after the edit the API has %v (the password must stay)", ch)
 		}
 		b.run("delete", chromedp.Click(chromedp.CSS(`tr[data-name="e2e-form"] button[aria-label="Delete e2e-form"]`)))

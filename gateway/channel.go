@@ -119,6 +119,14 @@ func Normalize(c Channel) (Channel, error) {
 	if c.MaxBandwidth < 0 || c.MaxBandwidth > maxBandwidthCap {
 		return c, invalid("max_bandwidth must be between 0 (no cap) and %d bits/s", int64(maxBandwidthCap))
 	}
+	if c.MMSHPort < 0 || c.MMSHPort > 65535 {
+		return c, invalid("mmsh_port must be between 0 (the gateway's default) and 65535")
+	}
+	if c.MMSHPort != 0 && u.Scheme != "mms" {
+		// Only an mms:// URL rolls over to MMSH (the overview's protocol
+		// rollover); other schemes name their port in the URL.
+		return c, invalid("mmsh_port applies to mms:// urls only; put the port in the url")
+	}
 	if !languageRE.MatchString(c.Language) {
 		return c, invalid("language must be a language tag such as en-US")
 	}

@@ -32,6 +32,8 @@ func TestNormalize(t *testing.T) {
 		{Name: "x", URL: "mmst://e.com/a", Transport: "udp"}, {Name: "x", URL: "mms://e.com/a", Transcode: "maybe"},
 		{Name: "x", URL: "mms://e.com/a", Language: "en US"}, {Name: "x", URL: "mms://e.com/a", Password: "a\nb"},
 		{Name: "x", URL: "mms://e.com/a", MaxBandwidth: -5},
+		{Name: "x", URL: "mms://e.com/a", MMSHPort: -1}, {Name: "x", URL: "mms://e.com/a", MMSHPort: 65536},
+		{Name: "x", URL: "mmsh://e.com/a", MMSHPort: 8080}, {Name: "x", URL: "mmst://e.com/a", MMSHPort: 8080},
 	} {
 		if _, err := Normalize(bad); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%+v accepted: %v", bad, err)

@@ -94,6 +94,13 @@ var migrations = []migration{
 		sqlite:   []string{`ALTER TABLE channels ADD COLUMN run TEXT NOT NULL DEFAULT ''`},
 		postgres: []string{`ALTER TABLE channels ADD COLUMN run TEXT NOT NULL DEFAULT ''`},
 	},
+	{
+		// mmsh_port: the MMSH rung of the rollover per channel (0: the
+		// gateway's -mmsh-port).
+		version:  3,
+		sqlite:   []string{`ALTER TABLE channels ADD COLUMN mmsh_port INTEGER NOT NULL DEFAULT 0`},
+		postgres: []string{`ALTER TABLE channels ADD COLUMN mmsh_port INTEGER NOT NULL DEFAULT 0`},
+	},
 }
 
 // SchemaVersion is the version Open migrates to.

@@ -147,7 +147,7 @@ func (s *DB) isUniqueViolation(err error) bool {
 }
 
 const channelColumns = `name, url, transport, username, password, outputs, transcode, on_demand,
-	max_bandwidth, language, last_transport, created_at, updated_at, run`
+	max_bandwidth, language, last_transport, created_at, updated_at, run, mmsh_port`
 
 type scanner interface{ Scan(dest ...any) error }
 
@@ -157,7 +157,7 @@ func scanChannel(r scanner) (Channel, error) {
 	var onDemand int
 	var created, updated int64
 	err := r.Scan(&c.Name, &c.URL, &c.Transport, &c.Username, &c.Password, &outputs, &c.Transcode,
-		&onDemand, &c.MaxBandwidth, &c.Language, &c.LastTransport, &created, &updated, &c.Run)
+		&onDemand, &c.MaxBandwidth, &c.Language, &c.LastTransport, &created, &updated, &c.Run, &c.MMSHPort)
 	if err != nil {
 		return c, err
 	}
@@ -205,9 +205,10 @@ func (s *DB) GetChannel(ctx context.Context, name string) (Channel, error) {
 // CreateChannel inserts c; ErrConflict when its name is taken.
 func (s *DB) CreateChannel(ctx context.Context, c Channel) error {
 	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO channels (`+channelColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
 		c.Name, c.URL, c.Transport, c.Username, c.Password, strings.Join(c.Outputs, ","), c.Transcode,
-		boolInt(c.OnDemand), c.MaxBandwidth, c.Language, c.LastTransport, nanos(c.CreatedAt), nanos(c.UpdatedAt), c.Run)
+		boolInt(c.OnDemand), c.MaxBandwidth, c.Language, c.LastTransport, nanos(c.CreatedAt), nanos(c.UpdatedAt), c.Run,
+		c.MMSHPort)
 	if err != nil {
 		if s.isUniqueViolation(err) {
 			return fmt.Errorf("store: channel %q: %w", c.Name, ErrConflict)
@@ -222,9 +223,9 @@ func (s *DB) CreateChannel(ctx context.Context, c Channel) error {
 func (s *DB) UpdateChannel(ctx context.Context, c Channel) error {
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE channels SET url = ?, transport = ?, username = ?,
 		password = ?, outputs = ?, transcode = ?, on_demand = ?, max_bandwidth = ?, language = ?,
-		last_transport = ?, updated_at = ? WHERE name = ?`),
+		last_transport = ?, updated_at = ?, mmsh_port = ? WHERE name = ?`),
 		c.URL, c.Transport, c.Username, c.Password, strings.Join(c.Outputs, ","), c.Transcode,
-		boolInt(c.OnDemand), c.MaxBandwidth, c.Language, c.LastTransport, nanos(c.UpdatedAt), c.Name)
+		boolInt(c.OnDemand), c.MaxBandwidth, c.Language, c.LastTransport, nanos(c.UpdatedAt), c.MMSHPort, c.Name)
 	return s.affected(res, err, "update channel", c.Name)
 }
 

@@ -21,15 +21,18 @@ var (
 // Channel is a configured upstream as persisted. Password is stored because
 // the gateway needs it to authenticate upstream; the API never returns it.
 type Channel struct {
-	Name          string
-	URL           string
-	Transport     string
-	Username      string
-	Password      string
-	Outputs       []string
-	Transcode     string
-	OnDemand      bool
-	MaxBandwidth  int64
+	Name         string
+	URL          string
+	Transport    string
+	Username     string
+	Password     string
+	Outputs      []string
+	Transcode    string
+	OnDemand     bool
+	MaxBandwidth int64
+	// MMSHPort is the port of the MMSH rung of an mms:// URL's protocol
+	// rollover; 0 means the gateway's default.
+	MMSHPort      int
 	Language      string
 	LastTransport string // the transport that worked last; the client tries it first
 	// Run is what the API's start/stop asked: "" (run as OnDemand says),

@@ -45,7 +45,7 @@ func TestChannelsCRUD(t *testing.T) {
 			now := time.Now().UTC().Truncate(time.Microsecond)
 			c := Channel{Name: "news", URL: "mms://example.com/news", Transport: "auto", Username: "u",
 				Password: "p@ss", Outputs: []string{"hls", "asf"}, Transcode: "auto", OnDemand: true,
-				MaxBandwidth: 300000, Language: "en-US", CreatedAt: now, UpdatedAt: now}
+				MaxBandwidth: 300000, MMSHPort: 8080, Language: "en-US", CreatedAt: now, UpdatedAt: now}
 			if err := s.CreateChannel(ctx, c); err != nil {
 				t.Fatal(err)
 			}
@@ -60,6 +60,7 @@ func TestChannelsCRUD(t *testing.T) {
 				t.Fatalf("got %+v\nwant %+v", got, c)
 			}
 			c.URL, c.OnDemand, c.Outputs, c.UpdatedAt = "mmst://example.com/other", false, []string{"llhls"}, now.Add(time.Second)
+			c.MMSHPort = 0
 			if err := s.UpdateChannel(ctx, c); err != nil {
 				t.Fatal(err)
 			}

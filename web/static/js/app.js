@@ -431,6 +431,7 @@ async function channelForm(name) {
   f.on_demand.checked = name ? !!ch.on_demand : true;
   f.max_bandwidth.value = ch.max_bandwidth ? Math.round(ch.max_bandwidth / 1000) : "";
   f.language.value = ch.language || "";
+  f.mmsh_port.value = ch.mmsh_port || "";
   f.username.value = ch.username || "";
   f.password.value = "";
   f.password.placeholder = name ? (ch.has_password ? "stored; type to replace" : "none stored") : "";
@@ -467,6 +468,11 @@ function validate() {
   const lang = f.language.value.trim();
   note(fieldError(f.language, document.getElementById("f-language-err"),
     lang && !/^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$/.test(lang) ? "A language tag such as en or en-US." : ""));
+  const mp = f.mmsh_port.value.trim();
+  let mpErr = "";
+  if (mp && (!/^\d+$/.test(mp) || Number(mp) < 1 || Number(mp) > 65535)) mpErr = "A port from 1 to 65535, or empty for the gateway's default.";
+  else if (mp && !/^mms:\/\//i.test(f.url.value.trim())) mpErr = "Only mms:// URLs roll over; put the port in the URL.";
+  note(fieldError(f.mmsh_port, document.getElementById("f-mmsh-port-err"), mpErr));
   if (first) { first.focus(); return null; }
   const body = {
     url: f.url.value.trim(),
@@ -476,6 +482,7 @@ function validate() {
     on_demand: f.on_demand.checked,
     max_bandwidth: mb ? Number(mb) * 1000 : 0,
     language: lang,
+    mmsh_port: mp ? Number(mp) : 0,
     username: f.username.value,
   };
   if (f.password.value) body.password = f.password.value;
@@ -484,7 +491,7 @@ function validate() {
     // Send what changed; the password only when typed (write-only).
     for (const k of Object.keys(body)) {
       if (k === "password") continue;
-      const was = original[k] ?? (k === "max_bandwidth" ? 0 : k === "language" || k === "username" ? "" : undefined);
+      const was = original[k] ?? (k === "max_bandwidth" || k === "mmsh_port" ? 0 : k === "language" || k === "username" ? "" : undefined);
       if (JSON.stringify(was) === JSON.stringify(body[k])) delete body[k];
     }
   }
