@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"net"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -467,4 +468,65 @@ func itoa(n int) string {
 		n /= 10
 	}
 	return string(b)
+}
+
+// TestPlaylistLinkBandwidth: 3.2.4.2: the streams of a later playlist entry
+// are chosen with the dwLinkBandwidth the client sent in StartPlaying: a
+// link of 300 kbit/s gets the multi-bit-rate entry's audio and its 150
+// kbit/s video, never the 400 kbit/s one; without the field every stream
+// plays (TestPlaylistTCP).
+func TestPlaylistLinkBandwidth(t *testing.T) {
+	checkGoroutines(t)
+	dir, m := clipDir(t)
+	mbr, err := fixture.GenerateMultiBitrate(t.Context(), fixture.CacheDir(), fixture.MultiBitrate{Duration: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &Server{Unpaced: true}
+	if err := srv.AddPlaylist("pl", filepath.Join(dir, "c.wmv"), mbr); err != nil {
+		t.Fatal(err)
+	}
+	mb, err := openMedia(mbr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mb.Close()
+	want := mb.header.SelectStreams(300_000, "")
+	const audio, low, high = 1, 2, 3
+	if !slices.Equal(want, []uint16{audio, low}) {
+		t.Fatalf("selection for 300 kbit/s: %v", want)
+	}
+	c := dial(t, serve(t, srv))
+	c.open(nsplayer, "pl")
+	c.readHeader(2)
+	c.selectStreams(all(m.streams...)...)
+	c.send(&mmsproto.LinkViewerToMacStartPlaying{OpenFileID: 1, ASFOffset: 0xFFFFFFFF, PlayIncarnation: 3,
+		HasAccel: true, AccelBandwidth: 300_000, HasLinkBandwidth: true, LinkBandwidth: 300_000})
+	if r := expect[*mmsproto.LinkMacToViewerReportStartedPlaying](c); r.HR != 0 {
+		t.Fatalf("StartedPlaying hr 0x%x", r.HR)
+	}
+	if _, eos := c.dataUntilEnd(); eos.HR != mmsproto.EndOfStreamNext {
+		t.Fatalf("entry 1 eos %+v", eos)
+	}
+	expect[*mmsproto.LinkMacToViewerReportStreamChange](c)
+	for expect[*mmsproto.DataPacket](c).AFFlags != mmsproto.AFFlagsHeaderLast { // the new header
+	}
+	data, eos := c.dataUntilEnd()
+	if eos.HR != 0 {
+		t.Fatalf("entry 2 eos %+v", eos)
+	}
+	seen := map[uint8]int{}
+	var pi packetInfo
+	for _, d := range data {
+		full := append(append([]byte(nil), d.Payload...), make([]byte, mb.packetSize-len(d.Payload))...)
+		if err := parsePacket(full, &pi); err != nil {
+			t.Fatal(err)
+		}
+		for _, pl := range pi.payloads {
+			seen[pl.stream]++
+		}
+	}
+	if seen[audio] == 0 || seen[low] == 0 || seen[high] != 0 {
+		t.Fatalf("payloads per stream in entry 2: %v, want audio and low video only", seen)
+	}
 }

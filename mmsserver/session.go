@@ -73,6 +73,7 @@ type session struct {
 	sequence      uint32 // owned by the player while one runs
 	state         State
 	udpPacketPair bool
+	linkBandwidth uint32 // dwLinkBandwidth of the latest StartPlaying, bits/s; 0 = not sent
 
 	connected   bool
 	content     *content
@@ -713,6 +714,9 @@ func (s *session) onStartPlaying(ctx context.Context, m *mmsproto.LinkViewerToMa
 	}
 	start := s.resumePoint(func() uint64 { return s.position(m.Position, m.ASFOffset, m.LocationID) })
 	s.incarnation, s.startInc = m.PlayIncarnation, m.PlayIncarnation
+	if m.HasLinkBandwidth {
+		s.linkBandwidth = m.LinkBandwidth // for later playlist entries (3.2.4.2)
+	}
 	s.defaultSelection()
 	s.resetSequence()
 	s.send(ctx, &mmsproto.LinkMacToViewerReportStartedPlaying{PlayIncarnation: m.PlayIncarnation, TigerFileID: fileID})
@@ -836,9 +840,16 @@ func (s *session) endOfEntry(ctx context.Context, p *player) error {
 		HR: 0, TcpHdrIncarnation: mmsproto.TcpHdrIncarnation,
 		PacketSize: uint32(m.packetSize), HeaderSize: uint32(len(m.headerBytes)), BitRate: m.bitRate,
 	})
-	// The higher layer selects the streams of the new entry: all of them.
+	// 3.2.4.2: the higher layer selects the streams of the new entry,
+	// taking dwLinkBandwidth into account when the client sent it: the
+	// streams that fit it, one of each mutual exclusion (asf.SelectStreams,
+	// the rule our client applies too). Without it every stream plays.
 	s.sel = newSelection()
-	s.sel.selectAll(m.streams)
+	if s.linkBandwidth > 0 {
+		s.sel.selectAll(m.header.SelectStreams(int64(s.linkBandwidth), ""))
+	} else {
+		s.sel.selectAll(m.streams)
+	}
 	if s.clientPort != 0 {
 		s.state = StateReady
 		s.startIdle()
