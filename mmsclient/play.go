@@ -24,19 +24,7 @@ type startPosition struct {
 // streamSwitch sends the complete selection state of all streams (3.1.4.2)
 // and waits for ReportStreamSwitch.
 func (s *Session) streamSwitch(ctx context.Context, sel []uint16, only map[uint16]bool) error {
-	var entries []mmsproto.StreamSwitchEntry
-	for _, st := range s.streams {
-		if only != nil && !only[st.Number] {
-			continue
-		}
-		// On: {0xFFFF, n, 0}, the form every known client sends; off:
-		// {n, 0xFFFF, 0}, "wDstStreamNumber as 0xFFFF" (3.1.4.2).
-		e := mmsproto.StreamSwitchEntry{SrcStreamNumber: st.Number, DstStreamNumber: mmsproto.NoStream, ThinningLevel: mmsproto.ThinningNone}
-		if contains(sel, st.Number) {
-			e.SrcStreamNumber, e.DstStreamNumber = mmsproto.NoStream, st.Number
-		}
-		entries = append(entries, e)
-	}
+	entries := s.switchEntries(sel, only)
 	if len(entries) == 0 {
 		return nil
 	}
@@ -55,6 +43,24 @@ func (s *Session) streamSwitch(ctx context.Context, sel []uint16, only map[uint1
 		}
 	}
 	return nil
+}
+
+// switchEntries lists the selection state of the streams in only (all when
+// nil): on is {0xFFFF, n, 0}, the form every known client sends; off is
+// {n, 0xFFFF, 0}, "wDstStreamNumber as 0xFFFF" (3.1.4.2).
+func (s *Session) switchEntries(sel []uint16, only map[uint16]bool) []mmsproto.StreamSwitchEntry {
+	var entries []mmsproto.StreamSwitchEntry
+	for _, st := range s.streams {
+		if only != nil && !only[st.Number] {
+			continue
+		}
+		e := mmsproto.StreamSwitchEntry{SrcStreamNumber: st.Number, DstStreamNumber: mmsproto.NoStream, ThinningLevel: mmsproto.ThinningNone}
+		if contains(sel, st.Number) {
+			e.SrcStreamNumber, e.DstStreamNumber = mmsproto.NoStream, st.Number
+		}
+		entries = append(entries, e)
+	}
+	return entries
 }
 
 // play selects the streams and sends StartPlaying or StartStriding
@@ -262,6 +268,9 @@ func (s *Session) onData(d dataPacket, udp bool, at time.Time) error {
 		}
 		if !first {
 			s.items = append(s.items, Item{Header: b})
+			if s.transport == TransportTCP {
+				return s.selectEntryStreams()
+			}
 		}
 		return nil
 	}
@@ -767,6 +776,35 @@ func (s *Session) onStreamChange(ctx context.Context, m *mmsproto.LinkMacToViewe
 		return err
 	}
 	return s.play(ctx, startPosition{}, 1)
+}
+
+// selectEntryStreams follows 3.1.4.4 over TCP: the new entry's header came
+// in the data stream (3.2.4.2) and its packets follow at once, with the
+// streams the server chose from dwLinkBandwidth. The client makes its own
+// choice, by the same rules as for the first entry, and sends it as the
+// complete selection state in a StreamSwitch; ReportStreamSwitch arrives
+// later among the data (onMessage), the server applies it while streaming
+// (new streams start at a key frame, 3.2.5.10).
+func (s *Session) selectEntryStreams() error {
+	if err := s.chooseStreams(); err != nil {
+		// Streams the caller named may not exist in this entry: fall back
+		// to the automatic choice rather than end the session.
+		s.log.Warn("stream choice for the new playlist entry", "err", err)
+		sel := s.Header().SelectStreams(s.Bandwidth(), s.opts.Language)
+		s.selected = sel
+		s.mu.Lock()
+		s.stats.Streams, s.stats.StreamsBitrate = sel, s.Header().StreamsBitrate(sel)
+		s.mu.Unlock()
+	}
+	entries := s.switchEntries(s.selected, nil)
+	if len(entries) == 0 {
+		return nil
+	}
+	if err := s.send(&mmsproto.LinkViewerToMacStreamSwitch{Entries: entries}); err != nil {
+		return err
+	}
+	s.switchSent = true
+	return nil
 }
 
 // stop sends StopPlaying and the CLIENT_LOG and waits for EndOfStream

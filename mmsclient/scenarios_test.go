@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/mmsgate/mmsgate/asf"
 	"github.com/mmsgate/mmsgate/internal/fixture"
 	"github.com/mmsgate/mmsgate/mmsserver"
 )
@@ -258,5 +261,66 @@ func TestClientLogReceived(t *testing.T) {
 				t.Errorf("empty figures: %+v", l.Info)
 			}
 		})
+	}
+}
+
+// TestPlaylistEntryStreamsTCP: 3.1.4.4 over TCP: at a new playlist entry
+// the server picks streams from dwLinkBandwidth (3.2.4.2: audio and the low
+// video for 300 kbit/s), and the client sends its own choice (here the
+// caller's audio + high video) in a StreamSwitch; the high video then
+// arrives in the second entry from a key frame.
+func TestPlaylistEntryStreamsTCP(t *testing.T) {
+	mbr, err := fixture.GenerateMultiBitrate(t.Context(), fixture.CacheDir(), fixture.MultiBitrate{Duration: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, base := serveDir(t, t.TempDir(), func(s *mmsserver.Server) { s.Rate = 5 })
+	if err := srv.AddPlaylist("list", mbr, mbr); err != nil {
+		t.Fatal(err)
+	}
+	const audio, low, high = 1, 2, 3
+	s, err := Dial(t.Context(), base+"list", Options{Transport: "tcp", Bandwidth: 300_000, Streams: []uint16{audio, high}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	entry := 1
+	seen := map[int]map[uint8]int{1: {}, 2: {}}
+	var p asf.Packet
+	for {
+		it, err := s.Next(ctx)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Header != nil {
+			entry++
+			continue
+		}
+		if err := p.Unmarshal(it.Packet); err != nil {
+			t.Fatal(err)
+		}
+		for _, pl := range p.Payloads {
+			seen[entry][pl.StreamNumber]++
+		}
+	}
+	t.Logf("payloads per stream: entry 1 %v, entry 2 %v", seen[1], seen[2])
+	if entry != 2 {
+		t.Fatalf("%d entries", entry)
+	}
+	for e := 1; e <= 2; e++ {
+		if seen[e][audio] == 0 || seen[e][high] == 0 {
+			t.Errorf("entry %d: payloads per stream %v, want audio and high video", e, seen[e])
+		}
+	}
+	if seen[1][low] != 0 {
+		t.Errorf("entry 1 carried the unselected low video: %v", seen[1])
+	}
+	if got := s.Stats().Streams; !slices.Equal(got, []uint16{audio, high}) {
+		t.Errorf("stats streams %v", got)
 	}
 }
