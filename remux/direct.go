@@ -120,8 +120,11 @@ func avcCParameterSets(b []byte) [][]byte {
 	return out
 }
 
-// discontinuity makes the next sample start a new run at the channel's end.
+// discontinuity ends the run: the open segment is closed (its media reaches
+// the playlist now, not when media comes again) and the next sample starts
+// a new run at the channel's end.
 func (d *directRemux) discontinuity() {
+	d.hls.endRun()
 	d.ra.Reset()
 	d.td = wrapDecoder{bits: 32}
 	d.needKey, d.runOpen = true, false

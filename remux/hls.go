@@ -55,6 +55,13 @@ type hlsOutput struct {
 	startWall  time.Time
 	edgeWall   time.Time // when the newest complete segment was cut (see edgeAge)
 	samples    int64     // samples written, for tests and stats
+
+	// for endRun
+	dtsx     *h264.DTSExtractor // mirrors gohlslib's, whose DTS decide segment cuts
+	lastIDR  [][]byte           // the open segment's IDR access unit, with SPS and PPS
+	lastDTS  int64              // DTS (90 kHz) of the last video sample written
+	open     bool               // samples were written since the last endRun
+	closings int                // segments closed by endRun, for tests and stats
 }
 
 // edgeAge is how old the newest media that players can fetch is: the time
@@ -174,9 +181,10 @@ func (h *hlsOutput) writeH264(pts int64, au [][]byte) error {
 		}
 	}
 	c := h.tl.video(pts)
-	h.countLocked(true, c, h264.IsRandomAccess(au), 1)
+	h.trackVideoLocked(c, au)
 	m, tr, ntp := h.muxer, h.video, h.startWall.Add(time.Duration(c)*time.Second/clock90k)
 	h.samples++
+	h.open = true
 	h.mu.Unlock()
 	// h.mu is released so that playlist requests never wait for a write.
 	if err := m.WriteH264(tr, ntp, c, au); err != nil {
@@ -219,11 +227,14 @@ func (h *hlsOutput) writeAAC(conf *mpeg4audio.AudioSpecificConfig, pts int64, au
 		return nil
 	}
 	if !h.wantVideo {
-		h.countLocked(false, c*clock90k/int64(rate), true, len(aus))
+		for i := range aus {
+			h.countLocked(c+int64(i)*aacFrameSamples, rate, true)
+		}
 	}
 	m, tr := h.muxer, h.audio
 	ntp := h.startWall.Add(time.Duration(c) * time.Second / time.Duration(rate))
 	h.samples += int64(len(aus))
+	h.open = true
 	h.mu.Unlock()
 	// one call per access unit: the MPEG-TS variant counts calls, not
 	// access units, when it decides to cut an audio-only segment.
@@ -283,31 +294,45 @@ func (h *hlsOutput) startLocked() error {
 }
 
 // segmentCounter follows gohlslib's segmenter from outside: the leading
-// track (video, else audio) cuts a segment at a random access sample at
-// least SegmentMinDuration after the segment's start (and, in MPEG-TS, after
-// 100 audio access units when audio leads). gohlslib's playlist handlers wait
-// for content without watching the request's context, so requests are only
-// handed to them once the playlists have content (fMP4: two segments).
+// track (video, else audio) cuts a segment at a random access sample whose
+// DTS is at least SegmentMinDuration after the segment's start (and, in
+// MPEG-TS, after 100 audio access units when audio leads). gohlslib's
+// playlist handlers wait for content without watching the request's
+// context, so requests are only handed to them once the playlists have
+// content (fMP4: two segments). endRun uses it to know what closes the open
+// segment.
 type segmentCounter struct {
 	started bool
-	start   int64 // channel time (90 kHz) of the open segment
-	aus     int   // audio access units in it
-	cut     int   // segments completed
+	start   time.Duration // DTS of the open segment's first leading sample, as gohlslib computes it
+	aus     int           // leading audio access units in it
+	cut     int           // segments completed
 }
 
-func (h *hlsOutput) countLocked(video bool, c int64, random bool, n int) {
+// mpegtsSegmentMinAUs is gohlslib's mpegtsSegmentMinAUCount.
+const mpegtsSegmentMinAUs = 100
+
+// tsDuration converts a timestamp like gohlslib's timestampToDuration.
+func tsDuration(ts int64, clockRate int) time.Duration {
+	secs, dec := ts/int64(clockRate), ts%int64(clockRate)
+	return time.Duration(secs)*time.Second + time.Duration(dec)*time.Second/time.Duration(clockRate)
+}
+
+// countLocked follows one sample of the leading track: ts is its DTS in
+// clockRate units.
+func (h *hlsOutput) countLocked(ts int64, clockRate int, random bool) {
 	sc := &h.segs
+	d := tsDuration(ts, clockRate)
 	if !sc.started {
-		sc.started, sc.start = true, c
+		sc.started, sc.start, sc.aus = true, d, 1
+		return
 	}
-	minDur := int64(h.opts.SegmentDuration) * clock90k / int64(time.Second)
-	mpegtsAudio := !video && h.opts.Variant == VariantMPEGTS && !h.opts.Outputs.LLHLS
-	sc.aus += n
-	if !random || c-sc.start < minDur || (mpegtsAudio && sc.aus < 100) {
+	mpegtsAudio := !h.wantVideo && h.opts.Variant == VariantMPEGTS && !h.opts.Outputs.LLHLS
+	if !random || d-sc.start < h.opts.SegmentDuration || (mpegtsAudio && sc.aus < mpegtsSegmentMinAUs) {
+		sc.aus++
 		return
 	}
 	sc.cut++
-	sc.start, sc.aus = c, n
+	sc.start, sc.aus = d, 1
 	h.edgeWall = time.Now()
 	need := 2
 	if h.opts.Outputs.LLHLS || h.opts.Variant == VariantMPEGTS {
@@ -317,6 +342,283 @@ func (h *hlsOutput) countLocked(video bool, c int64, random bool, n int) {
 		close(h.content)
 	}
 }
+
+// trackVideoLocked follows a video access unit at channel time pts as
+// gohlslib's segmenter sees it: access units without a picture are skipped,
+// the DTS comes from the same extractor, and the last IDR access unit is
+// kept for endRun.
+func (h *hlsOutput) trackVideoLocked(pts int64, au [][]byte) {
+	idr, picture := false, false
+	for _, nalu := range au {
+		if len(nalu) == 0 {
+			continue
+		}
+		switch h264.NALUType(nalu[0] & 0x1f) {
+		case h264.NALUTypeIDR:
+			idr, picture = true, true
+		case h264.NALUTypeNonIDR:
+			picture = true
+		}
+	}
+	if !picture {
+		return
+	}
+	if h.dtsx == nil {
+		h.dtsx = h264.NewDTSExtractor() // the muxer starts at an IDR, like gohlslib's extractor
+	}
+	dts, err := h.dtsx.Extract(au, pts)
+	if err != nil {
+		return // gohlslib drops the sample too
+	}
+	h.lastDTS = dts
+	if idr {
+		h.lastIDR = cloneAU(h.lastIDR[:0], au)
+	}
+	h.countLocked(dts, clock90k, idr)
+}
+
+// cloneAU copies an access unit into one buffer, reusing dst's array.
+func cloneAU(dst [][]byte, au [][]byte) [][]byte {
+	n := 0
+	for _, nalu := range au {
+		n += len(nalu)
+	}
+	buf := make([]byte, 0, n)
+	for _, nalu := range au {
+		if len(nalu) == 0 {
+			continue
+		}
+		start := len(buf)
+		buf = append(buf, nalu...)
+		dst = append(dst, buf[start:len(buf):len(buf)])
+	}
+	return dst
+}
+
+// maxAudioFill bounds the silence endRun writes beside video: audio that
+// stopped long before the video leaves a gap rather than seconds of filler.
+const maxAudioFill = 4 * time.Second
+
+// endRun closes the open segment at the end of a producer run (a file played
+// to its end, the upstream gone, ffmpeg drained). gohlslib cuts a segment
+// only when the next random-access sample arrives at least
+// SegmentMinDuration after the segment's start, so without this the run's
+// last seconds would stay out of the playlist until media comes again,
+// maybe never.
+//
+// It writes one closing sample on the leading track, at a time T no earlier
+// than the segment's start plus SegmentMinDuration and after everything
+// written; the last real frame is stretched up to T (players show a freeze):
+//
+//   - video: a copy of the open segment's IDR access unit. It opens the next
+//     segment (in fMP4 gohlslib holds it until the next sample gives its
+//     duration, in MPEG-TS it is written there at once), and the timeline
+//     starts the next run one 90 kHz tick after it, so the copy is on screen
+//     for 1/90000 s, never really shown; when no run follows it is never
+//     written at all. Audio beside video is padded with silent AAC frames up
+//     to T, which also pushes gohlslib's held-back last audio frame out.
+//   - audio only: silent AAC frames from where the audio ended until one of
+//     them cuts the segment (MPEG-TS also wants 100 access units); that one
+//     opens the next segment, which is silence.
+//
+// Low-Latency HLS before the first cut is left alone: gohlslib derives the
+// part length from the sample durations until then and would fix a part
+// target as long as the stretched frame for the channel's life.
+//
+// It is safe to call when nothing was written since the last call (nothing
+// happens) and after close.
+func (h *hlsOutput) endRun() {
+	h.wmu.Lock()
+	defer h.wmu.Unlock()
+	h.mu.Lock()
+	skip := h.closed || h.muxer == nil || !h.open || !h.segs.started ||
+		(h.opts.Outputs.LLHLS && h.segs.cut == 0)
+	var w []func() error
+	if !skip {
+		h.open = false
+		if h.wantVideo {
+			w = h.closeVideoLocked()
+		} else {
+			w = h.closeAudioLocked()
+		}
+		if len(w) > 0 {
+			h.closings++
+		}
+	}
+	h.tl.beginRun()
+	h.mu.Unlock()
+	// h.mu is released so that playlist requests never wait for a write.
+	for _, f := range w {
+		if err := f(); err != nil {
+			h.log.Warn("HLS closing sample", "error", err)
+			return
+		}
+	}
+}
+
+// ntpLocked is the wall time gohlslib is given for channel time ts.
+func (h *hlsOutput) ntpLocked(ts int64, clockRate int) time.Time {
+	return h.startWall.Add(tsDuration(ts, clockRate))
+}
+
+// closeVideoLocked plans endRun's writes for a channel led by video.
+func (h *hlsOutput) closeVideoLocked() []func() error {
+	if h.lastIDR == nil || h.dtsx == nil {
+		return nil
+	}
+	target := h.segs.start + h.opts.SegmentDuration
+	t := max(h.tl.end, h.tl.lastVideo+1, durationTo90k(target))
+	// the DTS of the copy decides the cut; with B-frames it lags the PTS
+	var dts int64
+	ok := false
+	for range 64 {
+		x := *h.dtsx
+		d, err := x.Extract(h.lastIDR, t)
+		if err != nil {
+			return nil
+		}
+		if tsDuration(d, clock90k) >= target && d > h.lastDTS {
+			dts, ok = d, true
+			break
+		}
+		t += max(durationTo90k(target)-d, h.lastDTS+1-d, 1)
+	}
+	if !ok {
+		h.log.Debug("HLS: no time found for the closing sample")
+		return nil
+	}
+	var w []func() error
+	if h.wantAudio && h.tl.haveAudio && h.audioConf != nil {
+		w = h.fillAudioLocked(t)
+	}
+	au := h.lastIDR
+	_, _ = h.dtsx.Extract(au, t) // as gohlslib's will
+	h.lastDTS = dts
+	h.countLocked(dts, clock90k, true)
+	h.tl.closeVideo(t)
+	m, tr, ntp := h.muxer, h.video, h.ntpLocked(t, clock90k)
+	return append(w, func() error { return m.WriteH264(tr, ntp, t, au) })
+}
+
+// fillAudioLocked plans silent AAC frames from where the audio ended up to
+// the video's closing time t (90 kHz), at least one: gohlslib holds each
+// track's last sample back until the next one gives its duration.
+func (h *hlsOutput) fillAudioLocked(t int64) []func() error {
+	conf := h.audioConf
+	silent := silentAAC(conf.ChannelConfig)
+	if silent == nil {
+		return nil
+	}
+	rate := int64(conf.SampleRate)
+	until := (t*rate + clock90k - 1) / clock90k
+	pos := max(h.tl.nextAudio, until-int64(maxAudioFill.Seconds()*float64(rate)))
+	var w []func() error
+	for {
+		p := pos
+		m, tr, ntp := h.muxer, h.audio, h.ntpLocked(p, int(rate))
+		w = append(w, func() error { return m.WriteMPEG4Audio(tr, ntp, p, [][]byte{silent}) })
+		pos += aacFrameSamples
+		if pos >= until {
+			break
+		}
+	}
+	h.tl.nextAudio = pos
+	return w
+}
+
+// closeAudioLocked plans endRun's writes for an audio-only channel: silent
+// frames until one of them cuts the segment.
+func (h *hlsOutput) closeAudioLocked() []func() error {
+	conf := h.audioConf
+	silent := silentAAC(conf.ChannelConfig)
+	if silent == nil || !h.tl.haveAudio {
+		return nil
+	}
+	rate := conf.SampleRate
+	pos := h.tl.nextAudio
+	cut := h.segs.cut
+	var w []func() error
+	// bounded: a cut comes after SegmentDuration and 100 frames at most
+	for i := 0; h.segs.cut == cut && i < 10000; i++ {
+		p := pos
+		h.countLocked(p, rate, true)
+		m, tr, ntp := h.muxer, h.audio, h.ntpLocked(p, rate)
+		w = append(w, func() error { return m.WriteMPEG4Audio(tr, ntp, p, [][]byte{silent}) })
+		pos += aacFrameSamples
+	}
+	h.tl.closeAudio(pos)
+	return w
+}
+
+func durationTo90k(d time.Duration) int64 {
+	secs, dec := d/time.Second, d%time.Second
+	return int64(secs)*clock90k + (int64(dec)*clock90k+int64(time.Second)-1)/int64(time.Second)
+}
+
+// silentAAC returns one AAC-LC raw data block of silence for a channel
+// configuration (ISO/IEC 14496-3 4.4.2.1, Table 1.19): its elements with
+// global_gain 0, max_sfb 0 (no spectral data: every coefficient is zero),
+// then ID_END. nil for configuration 0 (layout in a PCE) and above 7.
+func silentAAC(channelConfig uint8) []byte {
+	const (
+		idSCE, idCPE, idLFE, idEND = 0, 1, 3, 7
+	)
+	layouts := [...][]uint{
+		1: {idSCE},
+		2: {idCPE},
+		3: {idSCE, idCPE},
+		4: {idSCE, idCPE, idSCE},
+		5: {idSCE, idCPE, idCPE},
+		6: {idSCE, idCPE, idCPE, idLFE},
+		7: {idSCE, idCPE, idCPE, idCPE, idLFE},
+	}
+	if channelConfig == 0 || int(channelConfig) >= len(layouts) {
+		return nil
+	}
+	var bw bitWriter
+	ics := func() {
+		bw.put(0, 8) // global_gain
+		bw.put(0, 1) // ics_reserved_bit
+		bw.put(0, 2) // window_sequence ONLY_LONG_SEQUENCE
+		bw.put(0, 1) // window_shape
+		bw.put(0, 6) // max_sfb: no section, scale factor or spectral data
+		bw.put(0, 1) // predictor_data_present
+		bw.put(0, 3) // pulse, tns, gain control data present
+	}
+	var tags [8]uint64
+	for _, id := range layouts[channelConfig] {
+		bw.put(uint64(id), 3)
+		bw.put(tags[id], 4) // element_instance_tag
+		tags[id]++
+		if id == idCPE {
+			bw.put(0, 1) // common_window
+			ics()
+		}
+		ics()
+	}
+	bw.put(idEND, 3)
+	return bw.bytes()
+}
+
+// bitWriter writes big-endian bit fields.
+type bitWriter struct {
+	b []byte
+	n uint // bits used in the last byte
+}
+
+func (w *bitWriter) put(v uint64, bits uint) {
+	for i := int(bits) - 1; i >= 0; i-- {
+		if w.n == 0 {
+			w.b = append(w.b, 0)
+		}
+		if v>>uint(i)&1 != 0 {
+			w.b[len(w.b)-1] |= 0x80 >> w.n
+		}
+		w.n = (w.n + 1) % 8
+	}
+}
+
+func (w *bitWriter) bytes() []byte { return w.b }
 
 func (h *hlsOutput) close() {
 	h.mu.Lock()

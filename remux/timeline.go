@@ -130,3 +130,21 @@ func (d *wrapDecoder) decode(v uint64) int64 {
 	d.prev = v
 	return d.overall
 }
+
+// closeVideo records the closing copy of an IDR that endRun wrote at
+// channel time c: it lasts one tick, the next run starts right after it.
+// Audio is not counted in the end: it continues where its filler ended (the
+// next run's first frames snap there), so that the copy stays this short.
+func (t *timeline) closeVideo(c int64) {
+	t.haveVideo = true
+	t.lastVideo, t.videoDur = c, 1
+	t.end = max(t.end, c+1)
+}
+
+// closeAudio records silent frames that endRun wrote up to nextAudio (samples).
+func (t *timeline) closeAudio(nextAudio int64) {
+	t.nextAudio = nextAudio
+	if t.audioRate > 0 {
+		t.end = max(t.end, (nextAudio*clock90k+t.audioRate-1)/t.audioRate)
+	}
+}
