@@ -1,6 +1,7 @@
 package remux
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,11 +9,14 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/bluenviron/gohlslib/v2"
 	"github.com/bluenviron/gohlslib/v2/pkg/codecs"
+	"github.com/bluenviron/gohlslib/v2/pkg/playlist"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/h264"
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 
@@ -41,6 +45,7 @@ type hlsOutput struct {
 	ready      chan struct{} // closed when the muxer started
 	content    chan struct{} // closed when the playlists have content (see segmentCounter)
 	done       chan struct{} // closed by close
+	blocked    chan struct{} // a slot per LL-HLS request held inside gohlslib (serveBlocking)
 	segs       segmentCounter
 	closed     bool
 	configured bool
@@ -84,6 +89,7 @@ func newHLSOutput(opts Options) *hlsOutput {
 		ready:   make(chan struct{}),
 		content: make(chan struct{}),
 		done:    make(chan struct{}),
+		blocked: make(chan struct{}, opts.maxBlocked),
 	}
 }
 
@@ -364,7 +370,8 @@ func (h *hlsOutput) trackVideoLocked(pts int64, au [][]byte) {
 		return
 	}
 	if h.dtsx == nil {
-		h.dtsx = h264.NewDTSExtractor() // the muxer starts at an IDR, like gohlslib's extractor
+		h.dtsx = &h264.DTSExtractor{} // the muxer starts at an IDR, like gohlslib's extractor
+		h.dtsx.Initialize()
 	}
 	dts, err := h.dtsx.Extract(au, pts)
 	if err != nil {
@@ -664,13 +671,173 @@ func (h *hlsOutput) serve(w http.ResponseWriter, r *http.Request, file string) {
 	}
 	r2 := r.Clone(r.Context())
 	r2.URL = &url.URL{Path: "/" + file, RawQuery: r.URL.RawQuery}
+	if h.opts.Outputs.LLHLS {
+		switch {
+		case r.URL.Query().Has("_HLS_msn"):
+			h.serveBlocking(w, r, func(rw http.ResponseWriter) { m.Handle(rw, r2) })
+			return
+		case isPart(file):
+			h.servePart(w, r, m, r2, file)
+			return
+		}
+	}
+	handleOrNotFound(w, r2, m)
+}
+
+// handleOrNotFound passes a request to gohlslib, which writes nothing for a
+// name it does not know (a segment that rolled off the playlist, a typo).
+func handleOrNotFound(w http.ResponseWriter, r *http.Request, m *gohlslib.Muxer) {
 	tw := &trackingWriter{ResponseWriter: w}
-	m.Handle(tw, r2)
+	m.Handle(tw, r)
 	if !tw.wrote {
-		// gohlslib writes nothing for a name it does not know (a segment
-		// that rolled off the playlist, a typo).
 		http.Error(w, "not found", http.StatusNotFound)
 	}
+}
+
+// maxBlocked bounds a channel's LL-HLS requests held inside gohlslib.
+const maxBlocked = 256
+
+// blockLimit is how long a blocking LL-HLS request is held before 503:
+// three Target Durations (RFC 8216bis 6.2.5.2), the Target Duration being
+// the segment length rounded up to whole seconds (4.4.3.1).
+func (h *hlsOutput) blockLimit() time.Duration {
+	return 3 * max(time.Second, h.opts.SegmentDuration.Round(time.Second))
+}
+
+// serveBlocking answers a request that gohlslib may hold until media comes
+// (a blocking playlist reload, a preload-hinted part). gohlslib waits on a
+// condition variable without watching the request's context, so its handler
+// runs in a goroutine into a buffer and the answer comes from here: its
+// response once it is done, nothing once the client went away, 503 with
+// Retry-After after blockLimit (an upstream that stalled). A handler left
+// behind ends when gohlslib wakes (the next part, or Close); at most
+// maxBlocked of them per channel, beyond that 503 at once.
+func (h *hlsOutput) serveBlocking(w http.ResponseWriter, r *http.Request, handle func(http.ResponseWriter)) {
+	sem := h.blocked
+	select {
+	case sem <- struct{}{}:
+	default:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "too many blocked requests", http.StatusServiceUnavailable)
+		return
+	}
+	rec := &bufferedResponse{header: http.Header{}}
+	done := make(chan struct{})
+	go func() {
+		defer func() { <-sem }()
+		defer close(done)
+		handle(rec)
+	}()
+	tm := time.NewTimer(h.blockLimit())
+	defer tm.Stop()
+	select {
+	case <-done:
+		rec.copyTo(w)
+	case <-r.Context().Done():
+	case <-tm.C:
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "no new media in time", http.StatusServiceUnavailable)
+	}
+}
+
+// isPart reports whether file names an LL-HLS part ("<prefix>_<stream>_part<N>.mp4").
+func isPart(file string) bool {
+	_, _, ok := partID(file)
+	return ok
+}
+
+// partID splits a part's name into its stream and part number.
+func partID(file string) (stream string, id uint64, ok bool) {
+	f := strings.Split(strings.TrimSuffix(file, ".mp4"), "_")
+	if len(f) != 3 || !strings.HasPrefix(f[2], "part") {
+		return "", 0, false
+	}
+	n, err := strconv.ParseUint(strings.TrimPrefix(f[2], "part"), 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	return f[1], n, true
+}
+
+// servePart answers a part request. Parts that exist are answered at once.
+// The preload-hinted part is waited for through a blocking playlist reload
+// for it (serveBlocking), never through gohlslib's own preload-hint handler:
+// that one returns with the muxer's mutex still locked when the muxer
+// closes, which would leave every other waiting handler blocked for good.
+func (h *hlsOutput) servePart(w http.ResponseWriter, r *http.Request, m *gohlslib.Muxer, r2 *http.Request, file string) {
+	stream, id, _ := partID(file)
+	plReq := r.Clone(r.Context())
+	plReq.URL = &url.URL{Path: "/" + stream + "_stream.m3u8"}
+	var rec bufferedResponse
+	rec.header = http.Header{}
+	m.Handle(&rec, plReq) // not blocking: the playlists have content (see serve)
+	if rec.code != http.StatusOK {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	pl, err := playlist.Unmarshal(rec.body.Bytes())
+	media, ok := pl.(*playlist.Media)
+	if err != nil || !ok || media.PreloadHint == nil {
+		handleOrNotFound(w, r2, m)
+		return
+	}
+	_, hint, ok := partID(strings.SplitN(media.PreloadHint.URI, "?", 2)[0])
+	switch {
+	case !ok || id < hint:
+		handleOrNotFound(w, r2, m) // done, or gone
+	case id > hint:
+		http.Error(w, "part not announced yet", http.StatusNotFound)
+	default:
+		msn := media.MediaSequence + len(media.Segments)
+		q := url.Values{"_HLS_msn": {strconv.Itoa(msn)}, "_HLS_part": {strconv.Itoa(len(media.Parts))}}
+		wait := r.Clone(r.Context())
+		wait.URL = &url.URL{Path: plReq.URL.Path, RawQuery: q.Encode()}
+		h.serveBlocking(w, r, func(rw http.ResponseWriter) {
+			var pr bufferedResponse
+			pr.header = http.Header{}
+			m.Handle(&pr, wait)
+			if pr.code != http.StatusOK {
+				rw.WriteHeader(pr.code)
+				return
+			}
+			m.Handle(rw, r2) // finished now: gohlslib's part handler answers at once
+		})
+	}
+}
+
+// bufferedResponse holds a handler's response until it is copied out.
+type bufferedResponse struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header { return b.header }
+
+func (b *bufferedResponse) WriteHeader(code int) {
+	if b.code == 0 {
+		b.code = code
+	}
+}
+
+func (b *bufferedResponse) Write(p []byte) (int, error) {
+	if b.code == 0 {
+		b.code = http.StatusOK
+	}
+	return b.body.Write(p)
+}
+
+// copyTo writes the held response; nothing written means not found.
+func (b *bufferedResponse) copyTo(w http.ResponseWriter) {
+	if b.code == 0 {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	for k, v := range b.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(b.code)
+	_, _ = w.Write(b.body.Bytes())
 }
 
 // trackingWriter notes whether a handler wrote a response.

@@ -74,6 +74,7 @@ type Options struct {
 
 	// test hooks
 	outputTSOffset time.Duration // passed to ffmpeg -output_ts_offset
+	maxBlocked     int           // LL-HLS requests held inside gohlslib; default maxBlocked
 }
 
 func (o Options) withDefaults() Options {
@@ -118,6 +119,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ViewerQueue <= 0 {
 		o.ViewerQueue = 512
+	}
+	if o.maxBlocked <= 0 {
+		o.maxBlocked = maxBlocked
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
