@@ -35,6 +35,7 @@ const (
 	End         Kind = "end"          // the session ended normally (fields: reason)
 	Error       Kind = "error"        // the session failed (fields: error)
 	Stats       Kind = "stats"        // final statistics, the CLIENT_LOG figures (fields: the figures)
+	ClientLog   Kind = "client_log"   // a log of the play was sent to the server, or failed (fields: outcome, figures)
 )
 
 // Kinds emitted by the media pipeline (remux).
@@ -43,6 +44,9 @@ const (
 	TranscoderRestart Kind = "transcoder_restart"
 	TranscoderStderr  Kind = "transcoder_stderr"
 	TranscoderExit    Kind = "transcoder_exit"
+	// a declared stream sent no data and is filled with black frames or
+	// silence, or sends data again (fields: stream, kind, after, fill, back)
+	TrackMissing Kind = "track_missing"
 )
 
 // Kinds emitted by the gateway's supervisor.

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,8 @@ type Pipeline struct {
 	pkt      asf.Packet
 	isVideo  [128]bool // video stream numbers of the entry: their key frames start viewers and runs
 	hasVideo bool      // false: every media object start counts as a key frame
+
+	watch trackWatch // a declared stream that never sends data
 
 	probing bool // multi-bit-rate entry: packets held until the streams in use are known
 	held    [][]byte
@@ -196,11 +199,13 @@ func (p *Pipeline) endEntry() {
 	p.direct = nil
 	p.mode = ""
 	p.probing, p.held, p.seen = false, nil, nil
+	p.watch = trackWatch{}
 }
 
 // startEntry chooses how the entry becomes HLS and starts it.
 func (p *Pipeline) startEntry(es entryStreams) error {
 	p.es = es
+	defer p.watchTracks(es)
 	if !p.fixed {
 		p.fixed = true
 		p.out = chooseOutParams(p.opts, es)
@@ -228,6 +233,148 @@ func (p *Pipeline) startEntry(es entryStreams) error {
 	in.packetInterval = packetInterval(p.hdr)
 	p.transcode(in)
 	return nil
+}
+
+// trackWatch notices a stream that an entry declares but never sends (a
+// radio that declares a slideshow it never sends, a camera whose video is
+// dead): the HLS muxer would wait for its first sample forever. When one of
+// the entry's two chosen streams got no payload while the other flowed for
+// missingTrackAfter of media time, the entry restarts without it, and the
+// transcoder fills the channel's track with black frames or silence. Should
+// the stream start later (a slideshow with rare pictures), the entry
+// restarts with it again.
+//
+// Media time (the packets' send times) rather than wall time: a file fed
+// faster than real time and a live stream decide alike, and an upstream
+// that stalls advances nothing, so a stall is never taken for a missing
+// stream. The bound, max(5 s, 3 segments), is beyond the preroll by which
+// ASF interleaves its streams' send times, and beyond the first segments a
+// viewer waits for anyway.
+type trackWatch struct {
+	active       bool
+	full         entryStreams // the entry's streams as chosen from its header
+	video, audio uint16       // their stream numbers
+	nVideo       int64        // payloads seen since the entry began
+	nAudio       int64
+	started      bool
+	first        uint32 // send time (ms) of the entry's first packet
+	dropped      uint16 // the stream restarted without, waited for; 0 none
+	droppedVideo bool
+}
+
+// missingTrackAfter is the media time after which a silent declared stream
+// counts as missing.
+func (p *Pipeline) missingTrackAfter() time.Duration {
+	return max(5*time.Second, 3*p.opts.SegmentDuration)
+}
+
+// watchTracks starts watching an entry whose streams fill both channel tracks.
+func (p *Pipeline) watchTracks(es entryStreams) {
+	p.watch = trackWatch{}
+	if es.video == nil || es.audio == nil || !p.out.video || !p.out.audio {
+		return
+	}
+	p.watch = trackWatch{active: true, full: es, video: es.video.StreamNumber, audio: es.audio.StreamNumber}
+}
+
+// checkTracks counts the payloads of a packet (in p.pkt) for trackWatch.
+func (p *Pipeline) checkTracks() {
+	w := &p.watch
+	if w.dropped != 0 {
+		p.checkReturn()
+		return
+	}
+	if !w.active {
+		return
+	}
+	if !w.started {
+		w.started, w.first = true, p.pkt.SendTime
+	}
+	for i := range p.pkt.Payloads {
+		switch uint16(p.pkt.Payloads[i].StreamNumber) {
+		case w.video:
+			w.nVideo++
+		case w.audio:
+			w.nAudio++
+		}
+	}
+	after := time.Duration(p.pkt.SendTime-w.first) * time.Millisecond
+	if after < p.missingTrackAfter() || after > time.Hour { // a send time that went back is no progress
+		return
+	}
+	w.active = false
+	switch {
+	case w.nVideo == 0 && w.nAudio > 0:
+		p.dropTrack(true, after)
+	case w.nAudio == 0 && w.nVideo > 0:
+		p.dropTrack(false, after)
+	}
+}
+
+// dropTrack restarts the entry without its video (or audio) stream, which
+// sent nothing for after; the transcoder makes black frames (or silence).
+func (p *Pipeline) dropTrack(video bool, after time.Duration) {
+	w := &p.watch
+	kind, n, fill := "audio", w.audio, "silence"
+	if video {
+		kind, n, fill = "video", w.video, "black frames"
+	}
+	if p.opts.Transcode == TranscodeNever {
+		fill = "no HLS (making " + fill + " needs transcoding, which is off)"
+	}
+	after = after.Round(100 * time.Millisecond)
+	p.log.Warn("stream missing", "kind", kind, "stream", n, "after", after)
+	p.onEvent.Emit(event.TrackMissing, fmt.Sprintf("%s stream %d declared but no data for %v: %s", kind, n, after, fill),
+		map[string]any{"stream": n, "kind": kind, "after": after.String(), "fill": fill})
+	if p.opts.Transcode == TranscodeNever {
+		return
+	}
+	es := w.full
+	if video {
+		es.video = nil
+		p.isVideo[n&0x7f] = false // passthrough viewers then start at any object
+		p.hasVideo = slices.Contains(p.isVideo[:], true)
+	} else {
+		es.audio = nil
+	}
+	w.dropped, w.droppedVideo = n, video
+	p.es = es
+	p.restartEntry()
+}
+
+// checkReturn restarts the entry with a dropped stream once it sends (for
+// video: a key frame, where decoding can begin).
+func (p *Pipeline) checkReturn() {
+	w := &p.watch
+	for i := range p.pkt.Payloads {
+		pl := &p.pkt.Payloads[i]
+		if uint16(pl.StreamNumber) != w.dropped {
+			continue
+		}
+		if w.droppedVideo && (!pl.KeyFrame || (pl.OffsetIntoMediaObject != 0 && !pl.Compressed)) {
+			continue
+		}
+		kind := "audio"
+		if w.droppedVideo {
+			kind = "video"
+			p.isVideo[w.dropped&0x7f], p.hasVideo = true, true
+		}
+		msg := fmt.Sprintf("%s stream %d sends data now", kind, w.dropped)
+		p.log.Info("stream back", "kind", kind, "stream", w.dropped)
+		p.onEvent.Emit(event.TrackMissing, msg, map[string]any{"stream": w.dropped, "kind": kind, "back": true})
+		p.es = w.full
+		w.dropped = 0
+		p.restartEntry()
+		return
+	}
+}
+
+// restartEntry hands the current entry, with p.es, to a new transcoder run
+// (also from direct remux: the channel transcodes from now on).
+func (p *Pipeline) restartEntry() {
+	in := keyOf(p.es)
+	in.packetInterval = packetInterval(p.hdr)
+	p.transcode(in)
 }
 
 // packetInterval is the time between packets at the header's maximum bit rate.
@@ -326,6 +473,10 @@ func (p *Pipeline) WritePacket(pkt []byte) error {
 
 // route sends a parsed packet (in p.pkt) to the direct remuxer or ffmpeg.
 func (p *Pipeline) route(b []byte, keyed bool) error {
+	if p.watch.active || p.watch.dropped != 0 {
+		p.checkTracks() // may restart the entry: this packet goes to the new run
+		keyed = p.keyed(&p.pkt)
+	}
 	switch {
 	case p.direct != nil:
 		err := p.direct.push(&p.pkt)
