@@ -24,6 +24,7 @@ import (
 
 	"github.com/mmsgate/mmsgate/asf"
 	"github.com/mmsgate/mmsgate/event"
+	"github.com/mmsgate/mmsgate/mmsproto"
 )
 
 // Errors of the client; they match mmsclient's so that callers can treat
@@ -153,6 +154,9 @@ type Stats struct {
 	EndReason       string        `json:"end,omitempty"`
 	// Mode is "pipelined" or "non-pipelined" (2.2.2.5).
 	Mode string `json:"mode"`
+	// LogsSent counts the Log requests the server answered (2.2.2.4):
+	// one per playlist entry played and per stop.
+	LogsSent int `json:"logs_sent"`
 }
 
 // Session is one MS-WMSP streaming session (3.1). Next, Seek and
@@ -194,6 +198,13 @@ type Session struct {
 	pairs  int       // $P packets received (Describe)
 	pairAt time.Time // arrival of the first $P
 	pairBW int64     // packet-pair estimate in bit/s, 0 when none
+
+	// Client-State STREAMING (3.1.5.13, 3.1.4.6): a Log is due when the
+	// play ends; ent counts its figures; pendLogs were sent on the
+	// pipelined connection and await their responses. Under opMu.
+	streaming bool
+	ent       entryStats
+	pendLogs  []mmsproto.ClientLog
 
 	hdr        *asf.Header // the current header, for selection: the session's goroutine only
 	selected   []uint16
@@ -414,7 +425,7 @@ func (s *Session) request(ctx context.Context, method string, p Pragma) (*http.R
 			return nil, s.netError(err)
 		}
 	case "NTLM":
-		if resp, err = s.ntlm(build); err != nil {
+		if resp, err = s.ntlm(s.client, build); err != nil {
 			return nil, err
 		}
 	default:
@@ -471,7 +482,7 @@ func (s *Session) newRequest(ctx context.Context, method string, p Pragma, authz
 
 // ntlm runs NEGOTIATE, CHALLENGE, AUTHENTICATE on one kept-alive
 // connection (NTLM over HTTP authenticates the connection).
-func (s *Session) ntlm(build func(string) (*http.Request, error)) (*http.Response, error) {
+func (s *Session) ntlm(c *http.Client, build func(string) (*http.Request, error)) (*http.Response, error) {
 	neg, err := ntlmssp.NewNegotiateMessage("", "")
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrAuth, err)
@@ -480,7 +491,7 @@ func (s *Session) ntlm(build func(string) (*http.Request, error)) (*http.Respons
 	if err != nil {
 		return nil, err
 	}
-	resp, err := s.client.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
 		return nil, s.netError(err)
 	}
@@ -501,7 +512,7 @@ func (s *Session) ntlm(build func(string) (*http.Request, error)) (*http.Respons
 	if req, err = build("NTLM " + base64.StdEncoding.EncodeToString(am)); err != nil {
 		return nil, err
 	}
-	resp, err = s.client.Do(req)
+	resp, err = c.Do(req)
 	if err != nil {
 		return nil, s.netError(err)
 	}
@@ -841,6 +852,8 @@ func (s *Session) play(start time.Duration) error {
 	s.body = resp.Body
 	s.stats.StartTime = start
 	s.mu.Unlock()
+	s.streaming, s.pendLogs = true, nil
+	s.ent = entryStats{begin: time.Now(), start: start}
 	s.rd = NewReader(resp.Body)
 	s.inHeader, s.announce, s.assembly = true, false, s.assembly[:0]
 	s.haveSend, s.eof, s.err = false, false, nil
@@ -949,13 +962,19 @@ func (s *Session) next() (Item, error) {
 			return s.data(p)
 		case TypeStreamChange: // 2.2.3.2: a new entry's $M and $H follow
 			s.inHeader, s.announce, s.assembly = true, true, s.assembly[:0]
+			// Non-pipelined, the server streams the entry in this
+			// response (predictive stream selection): STREAMING again
+			// (3.1.5.14). Pipelined, PlayNextEntry's response starts it.
+			s.streaming = s.streaming || !s.pipelined
 		case TypeMetadata:
 			s.addMetadata(p)
 		case TypeEnd:
 			switch p.Reason {
 			case EndNextEntry: // $C follows
+				s.endOfPlay(false) // 3.1.5.13: the entry's Log
 				continue
 			case EndOK, EndReceding:
+				s.endOfPlay(true)
 				s.eof = true
 				s.mu.Lock()
 				s.stats.EndReason = "end of stream"
@@ -982,7 +1001,9 @@ func (s *Session) data(p *Packet) (Item, error) {
 	s.stats.PacketsReceived++
 	s.stats.BytesReceived += uint64(len(p.Payload))
 	s.stats.Delivered++
-	if err := s.asfPkt.Unmarshal(out); err == nil {
+	timed := s.asfPkt.Unmarshal(out) == nil
+	s.ent.add(len(p.Payload), s.asfPkt.SendTime, timed)
+	if timed {
 		if !s.haveSend {
 			s.haveSend, s.firstSend = true, s.asfPkt.SendTime
 		}
@@ -1005,18 +1026,14 @@ func (s *Session) Seek(ctx context.Context, t time.Duration) error {
 		return fmt.Errorf("mmsh: cannot seek in a broadcast")
 	}
 	s.mu.Lock()
-	body, closed := s.body, s.closed
-	s.body = nil
+	closed := s.closed
 	s.mu.Unlock()
 	if closed {
 		return ErrClosed
 	}
-	if body != nil {
-		body.Close()
-	}
-	s.mu.Lock()
-	s.pconn, s.pbr = nil, nil // closed with the body: Play goes on a new connection
-	s.mu.Unlock()
+	// 3.1.4.7: a STREAMING client stops first (3.1.4.6, with the play's
+	// Log). The pipelined connection closes: Play goes on a new one.
+	s.stop(true)
 	s.needPNE = false
 	stop := context.AfterFunc(ctx, s.cancel)
 	defer stop()
@@ -1131,9 +1148,13 @@ func (s *Session) Stats() Stats {
 	return st
 }
 
-// Close ends the session: the streaming connection is closed (in the
-// non-pipelined mode that is how a client stops, 3.1.4.6) and the final
-// statistics are reported. It is safe to call more than once.
+// Close ends the session (3.1.4.6): in the non-pipelined mode the
+// streaming connection is closed, in the pipelined mode a Stop request
+// ends the play; when the session was STREAMING, the play's Log goes to
+// the server (within min(StepTimeout, 5 s)). The final statistics are
+// reported. It is safe to call more than once. A Next under way is cut
+// short: then the pipelined connection is closed too and the Log goes on
+// a new one.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -1142,18 +1163,24 @@ func (s *Session) Close() error {
 	}
 	s.closed = true
 	body, pconn := s.body, s.pconn
-	s.body, s.pconn = nil, nil
 	if s.stats.EndReason == "" {
 		s.stats.EndReason = "closed"
 	}
 	s.mu.Unlock()
+	idle := s.opMu.TryLock()
+	if !idle {
+		s.cancel()
+		if body != nil {
+			body.Close()
+		}
+		if pconn != nil {
+			pconn.Close()
+		}
+		s.opMu.Lock()
+	}
+	s.stop(idle)
+	s.opMu.Unlock()
 	s.cancel()
-	if body != nil {
-		body.Close()
-	}
-	if pconn != nil {
-		pconn.Close()
-	}
 	s.client.CloseIdleConnections()
 	if !s.eof {
 		s.ev.Emit(event.End, "closed", map[string]any{"reason": "closed"})
@@ -1163,6 +1190,7 @@ func (s *Session) Close() error {
 		"transport": "http", "packets_received": st.PacketsReceived, "bytes_received": st.BytesReceived,
 		"bandwidth_bps": st.Bandwidth, "streams": st.Streams, "played_ms": st.Played.Milliseconds(),
 		"avg_bps": st.AvgBps, "entries": st.Entries, "server": st.ServerVersion + " " + strconv.Itoa(int(s.clientID)),
+		"logs_sent": st.LogsSent,
 	})
 	return nil
 }

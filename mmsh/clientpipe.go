@@ -217,6 +217,10 @@ func (s *Session) playNextEntry() error {
 	case !errors.Is(err, io.EOF):
 		return s.readError(err, "PlayNextEntry")
 	}
+	// The responses of the Log requests sent at $E come first (3.2.5.9).
+	if err := s.readPipeLogs(conn, br); err != nil {
+		return err
+	}
 	resp, err := http.ReadResponse(br, req)
 	if err != nil {
 		return s.readError(err, "PlayNextEntry")
@@ -234,6 +238,7 @@ func (s *Session) playNextEntry() error {
 	}
 	s.body = body
 	s.mu.Unlock()
+	s.streaming = true
 	s.rd = NewReader(body)
 	s.ev.Emit(event.Playing, "playing the next playlist entry (PlayNextEntry, pipelined)",
 		map[string]any{"transport": "http", "pipelined": true})

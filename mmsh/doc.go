@@ -17,7 +17,27 @@
 // sees the client's PlayNextEntry at a playlist entry change. The
 // client (Options.Pipelined) probes when the Describe response says
 // pipeline-experiment=1, and sends Play and PlayNextEntry on the probed
-// connection. Log requests after $E and SelectStream are not sent.
+// connection. SelectStream is not sent.
+//
+// Log (2.2.2.4): when a STREAMING play ends the client sends a Log
+// request: at $E, for the content or each playlist entry (3.1.5.13), and
+// when it stops, at Close or Seek (3.1.4.6). Pipelined, it goes on the
+// play's connection (after a Stop request when the client stops; its
+// response is read before the next PlayNextEntry response); otherwise on
+// a new connection closed after the response (3.1.5.15). Each exchange is
+// bounded by min(StepTimeout, 5 s); failures are client_log events, never
+// session errors. The log is the "legacy" log-line (2.2.1.4.10): the 40
+// W3C fields of a Windows Media Services log entry (c-ip ... c-quality,
+// ParseLogLine/AppendLogLine) filled as MMS's CLIENT_LOG is (the type is
+// mmsproto.ClientLog). The XML LogStats body (2.2.1.2.5) that 3.1.5.13
+// recommends for Cougar 9 servers is never sent: it is defined by
+// MS-WMLOG, which we do not have. The Handler passes every log-line that
+// parses to Handler.OnLog and answers every Log request with the empty
+// response, malformed or not (3.2.5.11, <74>); it counts what it cannot
+// parse, XML bodies included (LogCounts). On a pipelined connection, a
+// Log request behind a streaming response is answered after it
+// (Pending-Responses), and a Stop request ends that response with its
+// zero-length chunk (3.2.5.10).
 //
 // Packet pair (4.3): a client of 5.0 or later that asks with
 // packet-pair-experiment=1 gets three $P packets before the Describe

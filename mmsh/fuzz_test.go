@@ -5,10 +5,15 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/mmsgate/mmsgate/mmsproto"
 )
 
 // FuzzReader feeds arbitrary bytes to the packet reader: no panic, no
@@ -60,6 +65,8 @@ func FuzzPragma(f *testing.F) {
 	f.Add("no-cache,rate=1.000000,stream-time=0,stream-offset=0:0,request-context=1,max-duration=0", "stream-switch-entry=ffff:1:0 ffff:2:2")
 	f.Add(`packet-pair-experiment=1, no-cache, client-id=2676631236, xResetStrm=1, features="seekable,stridable", timeout=60000`, "xClientGUID={52CB2BDB-6925-4E19-8D1D-62D10E9E2705}")
 	f.Add("no-cache,rate=1.000000,stream-time=0Connection: Close", "xPlayStrm=1")
+	f.Add("client-id=2338761264, no-cache", "log-line=- 2026-11-26 05:30:15 - http://h/a,b 0 12 1 200")
+	f.Add("no-cache, log-line=a b c", "LOG-LINE= x , y ")
 	f.Fuzz(func(t *testing.T, a, b string) {
 		p, err := ParsePragma([]string{a, b})
 		if err != nil {
@@ -73,7 +80,8 @@ func FuzzPragma(f *testing.F) {
 			t.Fatalf("re-parse of %q: %v", p.Values(), err)
 		}
 		if q.ClientID != p.ClientID || q.StreamTime != p.StreamTime || q.XPlayStrm != p.XPlayStrm ||
-			len(q.StreamSwitch) != len(p.StreamSwitch) || q.XClientGUID != p.XClientGUID || q.Rate != roundRate(p.Rate) {
+			len(q.StreamSwitch) != len(p.StreamSwitch) || q.XClientGUID != p.XClientGUID || q.Rate != roundRate(p.Rate) ||
+			q.LogLine != p.LogLine {
 			t.Fatalf("round trip:\n%+v\n%+v\nvia %q", p, q, p.Values())
 		}
 	})
@@ -98,9 +106,12 @@ func FuzzPlayResponse(f *testing.F) {
 	f.Add(good)
 	f.Add([]byte{0x24, 'D', 8, 0, 0, 0, 0, 0, 0, 0, 8, 0})
 	f.Fuzz(func(t *testing.T, body []byte) {
-		s := &Session{clientID: -1, ctx: context.Background()}
+		s := &Session{clientID: -1, ctx: context.Background(), url: &url.URL{Scheme: "http", Host: "127.0.0.1:1", Path: "/a"}}
 		s.opts.MaxHeaderSize = 1 << 20
+		// $E sends a Log request (3.1.5.13): on no network here.
+		s.opts.DialContext = func(context.Context, string, string) (net.Conn, error) { return nil, errors.New("no network") }
 		s.opts.setDefaults()
+		s.log = s.opts.Logger
 		if err := s.setHeader(hdr); err != nil {
 			t.Fatal(err)
 		}
@@ -165,6 +176,38 @@ func FuzzMetadata(f *testing.F) {
 		}
 		if again.PlaylistGenID != m.PlaylistGenID || again.BroadcastID != m.BroadcastID {
 			t.Fatalf("round trip %+v != %+v", again, m)
+		}
+	})
+}
+
+// FuzzLogLine parses arbitrary log-line values (2.2.1.4.10): no panic,
+// the size limit kept, and what parses formats back to a line that parses
+// to the same figures.
+func FuzzLogLine(f *testing.F) {
+	l := sampleLog()
+	f.Add(string(AppendLogLine(nil, &l, time.Date(2026, 11, 26, 5, 30, 15, 0, time.UTC))))
+	f.Add(string(AppendLogLine(nil, &mmsproto.ClientLog{}, time.Unix(0, 0))))
+	f.Add("192.168.1.2 2001-01-01 10:00:00 - mms://h/a.asf 0 31 1 200 {C579D042-CECC-11D1-BB31-00A0C9603954} 6.4.7.1112 en-US " +
+		"Mozilla/4.0_(compatible;_MSIE_4.01;_Windows_98) - mplayer2.exe 6.4.7.1112 Windows_98 4.10.0.2222 Pentium 60 1234567 " +
+		"28000 mms UDP Windows_Media_Audio_V2 - - - 200000 - 100 0 0 0 0 0 0 1 2.5 100")
+	f.Add("- - - - - -1 NaN 1e9 200 - 1.2.3.4.5 - - - - - - - - - - - - - - - - - - - - - - - - - - - - -")
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := ParseLogLine(s)
+		if err != nil {
+			return
+		}
+		if len(s) > MaxLogLine {
+			t.Fatalf("accepted %d bytes", len(s))
+		}
+		at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		line := AppendLogLine(nil, &l, at)
+		m, err := ParseLogLine(string(line))
+		if err != nil {
+			t.Fatalf("re-parse of %q: %v", line, err)
+		}
+		if m.Info.PacketsReceived != l.Info.PacketsReceived || m.Info.BytesReceived != l.Info.BytesReceived ||
+			m.Info.FileSize != l.Info.FileSize || m.Info.ClientVersion != l.Info.ClientVersion || m.PacketsLostNet != l.PacketsLostNet {
+			t.Fatalf("round trip of %q:\n%+v\n%+v", s, l, m)
 		}
 	})
 }

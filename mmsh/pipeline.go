@@ -237,6 +237,9 @@ func (pc *pipeConn) nextEntry(ctx context.Context) (*http.Request, error) {
 			if err := pc.queue(req); err != nil {
 				return nil, err
 			}
+			if isStop(req) {
+				return nil, errStopped
+			}
 		case <-timer.C:
 			return nil, fmt.Errorf("mmsh: no PlayNextEntry within %v", pc.h.keepAlive())
 		case <-ctx.Done():
@@ -246,7 +249,8 @@ func (pc *pipeConn) nextEntry(ctx context.Context) (*http.Request, error) {
 }
 
 // poll moves requests that arrived during a streaming response to
-// pending, so that the reader never blocks on a full queue.
+// pending, so that the reader never blocks on a full queue. A Stop
+// request ends the response (errStopped).
 func (pc *pipeConn) poll() error {
 	for {
 		select {
@@ -257,10 +261,27 @@ func (pc *pipeConn) poll() error {
 			if err := pc.queue(req); err != nil {
 				return err
 			}
+			if isStop(req) {
+				return errStopped
+			}
 		default:
 			return nil
 		}
 	}
+}
+
+// errStopped ends a pipelined Play response at a Stop request: the
+// response ends with its zero-length chunk, without $E, and the Stop
+// response follows (3.2.5.10).
+var errStopped = errors.New("mmsh: stopped by the client")
+
+// isStop reports a Stop request (2.2.2.10).
+func isStop(req *http.Request) bool {
+	if req.Method != http.MethodPost {
+		return false
+	}
+	p, _ := ParsePragma(req.Header.Values("Pragma"))
+	return p.XStopStrm
 }
 
 func (pc *pipeConn) queue(req *http.Request) error {

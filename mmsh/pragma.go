@@ -43,6 +43,10 @@ type Pragma struct {
 	XClientGUID    string
 	// Features is the features token (2.2.1.4.8), nil when absent.
 	Features []string
+	// LogLine is the value of the log-line token (2.2.1.4.10). That
+	// token has a Pragma header to itself, so the whole rest of its header
+	// is the value: commas in it do not split it.
+	LogLine string
 	// Other keeps tokens this type does not name, lower-cased name to value.
 	Other map[string]string
 }
@@ -86,6 +90,13 @@ func ParsePragma(values []string) (Pragma, error) {
 	p := NewPragma()
 	count := 0
 	for _, v := range values {
+		if line, ok := cutLogLine(v); ok {
+			if count++; count > maxPragmaTokens {
+				return p, fmt.Errorf("mmsh: more than %d Pragma tokens", maxPragmaTokens)
+			}
+			p.LogLine = line
+			continue
+		}
 		for _, tok := range splitTokens(v) {
 			if count++; count > maxPragmaTokens {
 				return p, fmt.Errorf("mmsh: more than %d Pragma tokens", maxPragmaTokens)
@@ -99,6 +110,17 @@ func ParsePragma(values []string) (Pragma, error) {
 		}
 	}
 	return p, nil
+}
+
+// cutLogLine returns the value of a Pragma header that holds the log-line
+// token (2.2.1.4.10).
+func cutLogLine(v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	const name = "log-line="
+	if len(v) < len(name) || !strings.EqualFold(v[:len(name)], name) {
+		return "", false
+	}
+	return strings.TrimSpace(v[len(name):]), true
 }
 
 // splitTokens splits a Pragma value at commas outside double quotes. The
@@ -211,6 +233,8 @@ func (p *Pragma) set(name, val string) error {
 		if isGUID(val) {
 			p.XClientGUID = val
 		}
+	case "log-line": // not alone on its header: what is left of it after the commas
+		p.LogLine = val
 	case "features":
 		p.Features = []string{}
 		for _, f := range strings.Split(strings.Trim(val, `"`), ",") {
@@ -274,7 +298,8 @@ func (p *Pragma) HasFeature(f string) bool {
 }
 
 // Values formats p as Pragma header values: the tokens that are set on
-// one line, stream-switch-entry on a line of its own (2.2.1.4.27).
+// one line, stream-switch-entry (2.2.1.4.27) and log-line (2.2.1.4.10)
+// each on a line of its own.
 func (p *Pragma) Values() []string {
 	var t []string
 	add := func(name string, v int64) {
@@ -334,6 +359,9 @@ func (p *Pragma) Values() []string {
 			e[i] = fmt.Sprintf("%x:%x:%d", s.From, s.To, s.Thinning)
 		}
 		out = append(out, "stream-switch-entry="+strings.Join(e, " "))
+	}
+	if p.LogLine != "" {
+		out = append(out, "log-line="+p.LogLine)
 	}
 	return out
 }

@@ -71,12 +71,18 @@ type Handler struct {
 	KeepAlive time.Duration
 	// MaxSessions caps concurrent Play responses (default 1000).
 	MaxSessions int
-	Logger      *slog.Logger
+	// OnLog, when set, receives the log of every Log request whose
+	// log-line parses (2.2.2.4, 3.2.5.11). It is called on the request's
+	// goroutine and must not block for long.
+	OnLog  func(ClientLog)
+	Logger *slog.Logger
 
-	mu       sync.Mutex
-	sources  map[string]Source
-	ntlm     map[string]ntlmPending // by remote address: NTLM is per connection
-	sessions atomic.Int64
+	mu           sync.Mutex
+	sources      map[string]Source
+	ntlm         map[string]ntlmPending // by remote address: NTLM is per connection
+	sessions     atomic.Int64
+	logsReceived atomic.Int64
+	logsUnparsed atomic.Int64
 }
 
 type ntlmPending struct {
@@ -174,6 +180,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hdr.Set("Allow", "OPTIONS")
 		h.emptyReply(w, resp)
 	case r.Method == http.MethodPost: // KeepAlive, Log, Stop, SendEvent (2.2.2.3, 2.2.2.4, 2.2.2.9, 2.2.2.10)
+		if isLog(r, prag) {
+			h.receiveLog(r, prag)
+		}
 		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxRequestBody))
 		h.emptyReply(w, resp)
 	case r.Method != http.MethodGet && r.Method != http.MethodHead:

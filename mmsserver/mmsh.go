@@ -33,12 +33,26 @@ func (s *Server) HTTPHandler() http.Handler {
 		FastStart:    s.mmshFastStart(),
 		WriteTimeout: s.WriteTimeout,
 		MaxSessions:  s.MaxConns,
+		OnLog:        s.mmshLog,
 		Logger:       s.logger(),
 	}
 	if s.Auth != nil {
 		h.Auth = s.Auth.server()
 	}
 	return &httpFront{s: s, h: h}
+}
+
+// mmshLog keeps the log of an MMSH client's Log request (MS-WMSP 2.2.2.4)
+// with the MMS clients' logs, as onLogging does for LinkViewerToMacLogging.
+func (s *Server) mmshLog(l mmsh.ClientLog) {
+	s.logger().Info("client log", "path", l.Path, "protocol", l.Log.Proto, "transport", l.Log.Transport,
+		"played_ms", l.Log.Info.Played, "packets", l.Log.Info.PacketsReceived, "lost", l.Log.PacketsLostNet)
+	s.OnEvent.Emit("client_log", "client reported statistics", map[string]any{
+		"path": l.Path, "protocol": l.Log.Proto, "transport": l.Log.Transport, "remote": l.Remote,
+		"packets_received": l.Log.Info.PacketsReceived, "packets_lost": l.Log.PacketsLostNet,
+		"resend_requests": l.Log.ResendRequests,
+	})
+	s.addClientLog(ClientLog{Time: l.Time, Remote: l.Remote, Path: l.Path, Log: l.Log})
 }
 
 // mmshFastStart converts FastStart, media time, into mmsh's wall-clock
