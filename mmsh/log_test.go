@@ -431,3 +431,43 @@ func TestServerPipelinedLogPending(t *testing.T) {
 		t.Errorf("logs %+v", logs)
 	}
 }
+
+func BenchmarkLogLine(b *testing.B) {
+	l := sampleLog()
+	at := time.Now()
+	line := string(AppendLogLine(nil, &l, at))
+	buf := make([]byte, 0, 1024)
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = AppendLogLine(buf[:0], &l, at)
+		if _, err := ParseLogLine(line); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// A server that never answers the Log request holds the client for
+// min(StepTimeout, 5 s) at most, in both modes; the play still ends
+// normally.
+func TestClientLogStalledServer(t *testing.T) {
+	src := clip(t, fixture.WMV2())
+	for _, pipelined := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pipelined=%v", pipelined), func(t *testing.T) {
+			release := make(chan struct{})
+			h := &Handler{Dir: filepath.Dir(src), Unpaced: true, OnLog: func(ClientLog) { <-release }}
+			addr := serve(t, h)
+			defer close(release) // before the server's cleanup waits for the handler
+			var ev eventLog
+			s := dial(t, "mmsh://"+addr+"/"+filepath.Base(src), Options{Pipelined: pipelined, StepTimeout: time.Second, OnEvent: ev.add})
+			t0 := time.Now()
+			readAll(t, s)
+			if d := time.Since(t0); d > 20*time.Second {
+				t.Errorf("the end took %v", d)
+			}
+			if ev.count(event.ClientLog) != 1 || okLogs(&ev) != 0 || s.Stats().LogsSent != 0 {
+				t.Errorf("%d client_log events, %d ok", ev.count(event.ClientLog), okLogs(&ev))
+			}
+		})
+	}
+}
