@@ -971,10 +971,10 @@ func (s *Session) next() (Item, error) {
 		case TypeEnd:
 			switch p.Reason {
 			case EndNextEntry: // $C follows
-				s.endOfPlay(false) // 3.1.5.13: the entry's Log
+				s.endOfPlay(false, p.Reason) // 3.1.5.13: the entry's Log
 				continue
 			case EndOK, EndReceding:
-				s.endOfPlay(true)
+				s.endOfPlay(true, p.Reason)
 				s.eof = true
 				s.mu.Lock()
 				s.stats.EndReason = "end of stream"
@@ -982,6 +982,7 @@ func (s *Session) next() (Item, error) {
 				s.ev.Emit(event.End, "end of stream", map[string]any{"reason": "end of stream"})
 				return Item{}, io.EOF
 			default:
+				s.endOfPlay(true, p.Reason)
 				return Item{}, fmt.Errorf("%w: $E with HRESULT 0x%08X", ErrServer, p.Reason)
 			}
 		}

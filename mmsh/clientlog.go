@@ -3,6 +3,7 @@ package mmsh
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -63,8 +64,9 @@ func (e *entryStats) played() time.Duration {
 }
 
 // takeLog returns the CLIENT_LOG figures of the play that ends (MS-MMSP
-// 2.2.1 gives their meaning) and starts counting anew.
-func (s *Session) takeLog() mmsproto.ClientLog {
+// 2.2.1 gives their meaning), with hr its outcome (0: it played to its
+// end or was stopped), and starts counting anew.
+func (s *Session) takeLog(hr uint32) mmsproto.ClientLog {
 	e := s.ent
 	s.ent = entryStats{begin: time.Now()}
 	var avg uint32
@@ -86,6 +88,7 @@ func (s *Session) takeLog() mmsproto.ClientLog {
 		BytesReceived:       e.bytes,
 		PacketsReceived:     e.packets,
 		MinReceptionQuality: 100, // TCP: nothing is lost
+		HR:                  hr,
 	}
 	if s.opts.Language != "" {
 		in.Lang = s.opts.Language
@@ -147,17 +150,21 @@ func (s *Session) logRequest(ctx context.Context, l *mmsproto.ClientLog, authz s
 	return s.newRequest(ctx, http.MethodPost, p, authz)
 }
 
-// endOfPlay runs at $E (3.1.5.13): when STREAMING, the Log request goes
-// out and the client is IDLE. final is the end of the content: in the
-// pipelined mode the Log response follows the end of the Play response,
-// and is read here; at a playlist entry change it is read before the
-// PlayNextEntry response (playNextEntry).
-func (s *Session) endOfPlay(final bool) {
+// endOfPlay runs at $E (3.1.5.13) with its Reason: when STREAMING, the
+// Log request goes out and the client is IDLE. final is the end of the
+// response (the content's, or an error's): in the pipelined mode the Log
+// response follows it, and is read here; at a playlist entry change it
+// is read before the PlayNextEntry response (playNextEntry).
+func (s *Session) endOfPlay(final bool, reason uint32) {
 	if !s.streaming {
 		return
 	}
 	s.streaming = false
-	l := s.takeLog()
+	hr := uint32(0)
+	if reason&0x80000000 != 0 { // an error HRESULT
+		hr = reason
+	}
+	l := s.takeLog(hr)
 	s.mu.Lock()
 	conn, br := s.pconn, s.pbr
 	s.mu.Unlock()
@@ -273,8 +280,17 @@ func (s *Session) stop(pipeOK bool) {
 	s.mu.Unlock()
 	streaming := s.streaming
 	s.streaming, s.pendLogs = false, nil
+	// After a failed Next the play's connection is no use, and the play
+	// did not end well.
+	hr := uint32(0)
+	if s.err != nil {
+		pipeOK = false
+		if !errors.Is(s.err, ErrClosed) { // not the caller's own stop
+			hr = hrFailed
+		}
+	}
 	if streaming && s.pipelined && pipeOK && conn != nil && body != nil {
-		l := s.takeLog()
+		l := s.takeLog(hr)
 		err := withIdle(conn, s.logTimeout(), func() error { return s.stopPipelined(conn, br, body, &l) })
 		conn.Close()
 		s.logDone(&l, err, "pipelined")
@@ -287,7 +303,7 @@ func (s *Session) stop(pipeOK bool) {
 		conn.Close()
 	}
 	if streaming {
-		l := s.takeLog()
+		l := s.takeLog(hr)
 		s.logDone(&l, s.postLog(&l), "new connection")
 	}
 }

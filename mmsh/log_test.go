@@ -3,6 +3,7 @@ package mmsh
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -467,6 +468,72 @@ func TestClientLogStalledServer(t *testing.T) {
 			}
 			if ev.count(event.ClientLog) != 1 || okLogs(&ev) != 0 || s.Stats().LogsSent != 0 {
 				t.Errorf("%d client_log events, %d ok", ev.count(event.ClientLog), okLogs(&ev))
+			}
+		})
+	}
+}
+
+// failingSource plays a file and fails after n packets: the server ends
+// the play with an error $E.
+type failingSource struct {
+	*File
+	n int
+}
+
+func (s failingSource) Play(ctx context.Context, start time.Duration) (Cursor, error) {
+	c, err := s.File.Play(ctx, start)
+	return &failingCursor{Cursor: c, n: s.n}, err
+}
+
+type failingCursor struct {
+	Cursor
+	n int
+}
+
+func (c *failingCursor) Next(ctx context.Context) (SourceItem, error) {
+	it, err := c.Cursor.Next(ctx)
+	if it.Packet != nil {
+		if c.n--; c.n < 0 {
+			return SourceItem{}, fmt.Errorf("disk on fire")
+		}
+	}
+	return it, err
+}
+
+// A play that ends with an error $E is still logged (3.1.5.13 asks for a
+// Log at any $E while STREAMING), with a failed c-status.
+func TestClientLogsErrorEnd(t *testing.T) {
+	src := clip(t, fixture.WMV2())
+	f, err := OpenFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, pipelined := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pipelined=%v", pipelined), func(t *testing.T) {
+			var sink logSink
+			h := &Handler{Unpaced: true, OnLog: sink.add}
+			h.Add("bad", failingSource{File: f, n: 10})
+			addr := serve(t, h)
+			s := dial(t, "mmsh://"+addr+"/bad", Options{Pipelined: pipelined})
+			n := 0
+			for {
+				it, err := s.Next(context.Background())
+				if err != nil {
+					if !errors.Is(err, ErrServer) {
+						t.Errorf("Next: %v, want ErrServer", err)
+					}
+					break
+				}
+				if it.Packet != nil {
+					n++
+				}
+			}
+			logs := sink.get() // sent at $E, before Next returned
+			s.Close()          // IDLE: nothing more to log
+			if n != 10 || len(logs) != 1 || logs[0].Log.Info.HR == 0 || logs[0].Log.Info.PacketsReceived != 10 ||
+				len(sink.get()) != 1 {
+				t.Errorf("%d packets, logs %+v", n, sink.get())
 			}
 		})
 	}
