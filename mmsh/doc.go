@@ -31,10 +31,11 @@
 // ParseLogLine/AppendLogLine) filled as MMS's CLIENT_LOG is (the type is
 // mmsproto.ClientLog). The XML LogStats body (2.2.1.2.5) that 3.1.5.13
 // recommends for Cougar 9 servers is never sent: it is defined by
-// MS-WMLOG, which we do not have. The Handler passes every log-line that
-// parses to Handler.OnLog and answers every Log request with the empty
-// response, malformed or not (3.2.5.11, <74>); it counts what it cannot
-// parse, XML bodies included (LogCounts). On a pipelined connection, a
+// MS-WMLOG, which we do not have. The Handler passes every log that
+// parses to Handler.OnLog, the log-line or, of an XML log, the W3C line
+// MS-WMLOG embeds in its Summary element, and answers every Log request
+// with the empty response, malformed or not (3.2.5.11, <74>); it counts
+// what it cannot parse (LogCounts). On a pipelined connection, a
 // Log request behind a streaming response is answered after it
 // (Pending-Responses), and a Stop request ends that response with its
 // zero-length chunk (3.2.5.10).

@@ -211,3 +211,17 @@ func FuzzLogLine(f *testing.F) {
 		}
 	})
 }
+
+// FuzzXMLSummary reads the Summary of arbitrary XML log bodies: no panic,
+// nothing longer than the body.
+func FuzzXMLSummary(f *testing.F) {
+	f.Add([]byte(`<XML><Summary>- 2026-01-01 00:00:00 - http://h/a?x=1&amp;y=2 0 1 1 200</Summary><c-ip>-</c-ip></XML>`))
+	f.Add([]byte(`<summary><![CDATA[a b]]></SUMMARY>`))
+	f.Add([]byte(`<Summary><s>x</s></Summary>`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		s, ok := xmlSummary(body)
+		if ok && len(s) > len(body) {
+			t.Fatalf("summary of %d bytes from %d", len(s), len(body))
+		}
+	})
+}

@@ -538,3 +538,41 @@ func TestClientLogsErrorEnd(t *testing.T) {
 		})
 	}
 }
+
+// An XML log (2.2.1.2.5) is read for the W3C line MS-WMLOG embeds in its
+// Summary element; one without it is counted as unparsed. Both get the
+// empty Log response.
+func TestHandlerXMLLog(t *testing.T) {
+	var sink logSink
+	h := &Handler{OnLog: sink.add}
+	addr := serve(t, h)
+	l := sampleLog()
+	l.Info.URL = "http://h/a?x=1&y=2"
+	line := string(AppendLogLine(nil, &l, time.Now()))
+	escaped := strings.ReplaceAll(line, "&", "&amp;")
+	for _, body := range []string{
+		`<?xml version="1.0"?><XML><SUMMARY>` + escaped + `</SUMMARY><c-ip>-</c-ip><cs(User-Agent)>NSPlayer</cs(User-Agent)></XML>`,
+		`<XML><c-pkts-received>3</c-pkts-received></XML>`,
+		`<XML><Summary><![CDATA[` + line + `]]></Summary>`,
+	} {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+"/dir/a", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-wms-LogStats;charset=UTF-8")
+		req.Header.Set("Pragma", "client-id=77, no-cache")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || resp.ContentLength != 0 {
+			t.Errorf("status %d, length %d", resp.StatusCode, resp.ContentLength)
+		}
+	}
+	logs := sink.get()
+	if len(logs) != 2 || logs[0].Log.Info.URL != "http://h/a?x=1&y=2" || logs[0].Path != "dir/a" || logs[0].ClientID != 77 ||
+		logs[1].Log.Info.PacketsReceived != l.Info.PacketsReceived {
+		t.Errorf("logs %+v", logs)
+	}
+	if r, bad := h.LogCounts(); r != 3 || bad != 1 {
+		t.Errorf("LogCounts %d, %d", r, bad)
+	}
+}

@@ -1,6 +1,7 @@
 package mmsh
 
 import (
+	"encoding/xml"
 	"io"
 	"mime"
 	"net/http"
@@ -42,18 +43,23 @@ func isLogStats(r *http.Request) bool {
 // receiveLog handles a Log request (3.2.5.11): the log goes to OnLog, and
 // the answer is the empty Log response whatever the log's syntax: servers
 // do not fail a logging request for invalid syntax (<74>); malformed logs
-// are counted and logged instead. XML logs (application/x-wms-LogStats)
-// are defined by MS-WMLOG, which is not available: they are read (up to
-// maxRequestBody), counted as unparsed and not passed on.
+// are counted and logged instead. Of an XML log (application/x-wms-LogStats,
+// read up to maxRequestBody) the W3C line that MS-WMLOG embeds in its
+// Summary element is taken; the rest of MS-WMLOG's schema is not known
+// here.
 func (h *Handler) receiveLog(r *http.Request, p Pragma) {
 	h.logsReceived.Add(1)
-	if p.LogLine == "" {
-		n, _ := io.Copy(io.Discard, io.LimitReader(r.Body, maxRequestBody))
-		h.logsUnparsed.Add(1)
-		h.log().Debug("mmsh XML client log not parsed", "remote", r.RemoteAddr, "path", r.URL.Path, "bytes", n)
-		return
+	line := p.LogLine
+	if line == "" {
+		body, _ := io.ReadAll(io.LimitReader(r.Body, maxRequestBody))
+		var ok bool
+		if line, ok = xmlSummary(body); !ok {
+			h.logsUnparsed.Add(1)
+			h.log().Info("mmsh XML client log without a Summary", "remote", r.RemoteAddr, "path", r.URL.Path, "bytes", len(body))
+			return
+		}
 	}
-	l, err := ParseLogLine(p.LogLine)
+	l, err := ParseLogLine(line)
 	if err != nil {
 		h.logsUnparsed.Add(1)
 		h.log().Info("mmsh malformed client log", "remote", r.RemoteAddr, "path", r.URL.Path, "err", err)
@@ -68,4 +74,50 @@ func (h *Handler) receiveLog(r *http.Request, p Pragma) {
 // many of them it could not parse (malformed log-lines, XML logs).
 func (h *Handler) LogCounts() (received, unparsed int64) {
 	return h.logsReceived.Load(), h.logsUnparsed.Load()
+}
+
+// xmlSummary returns the text of the Summary element of an XML log: the
+// log in the W3C format (MS-WMLOG 2.4). Only that element is decoded: the
+// names of the others, such as cs(User-Agent), are not XML names.
+func xmlSummary(body []byte) (string, bool) {
+	const open, end = "<summary>", "</summary>"
+	i := indexASCIIFold(body, open)
+	if i < 0 {
+		return "", false
+	}
+	inner := body[i+len(open):]
+	j := indexASCIIFold(inner, end)
+	if j < 0 {
+		return "", false
+	}
+	var v struct {
+		Text string `xml:",chardata"`
+	}
+	frag := append(append([]byte("<s>"), inner[:j]...), "</s>"...)
+	if err := xml.Unmarshal(frag, &v); err != nil {
+		return "", false
+	}
+	return strings.TrimSpace(v.Text), true
+}
+
+// indexASCIIFold is bytes.Index, ASCII letters matched in any case (pat
+// is lower case).
+func indexASCIIFold(b []byte, pat string) int {
+	for i := 0; i+len(pat) <= len(b); i++ {
+		k := 0
+		for k < len(pat) {
+			c := b[i+k]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != pat[k] {
+				break
+			}
+			k++
+		}
+		if k == len(pat) {
+			return i
+		}
+	}
+	return -1
 }
