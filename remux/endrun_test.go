@@ -66,6 +66,7 @@ func TestSilentAAC(t *testing.T) {
 func TestEndRunClosesLastSegment(t *testing.T) {
 	h264 := fixture.H264()
 	h264.Duration = 4500 * time.Millisecond
+	aac := fixture.Spec{Audio: fixture.AudioAAC, Duration: 4500 * time.Millisecond, AudioBitrate: 64_000}
 	cases := []struct {
 		name    string
 		spec    fixture.Spec
@@ -76,6 +77,9 @@ func TestEndRunClosesLastSegment(t *testing.T) {
 		{"direct-fmp4", h264, VariantFMP4, false, "direct"},
 		{"direct-mpegts", h264, VariantMPEGTS, false, "direct"},
 		{"direct-llhls", h264, VariantFMP4, true, "direct"},
+		{"direct-audio-fmp4", aac, VariantFMP4, false, "direct"},
+		{"direct-audio-mpegts", aac, VariantMPEGTS, false, "direct"},
+		{"direct-audio-llhls", aac, VariantFMP4, true, "direct"},
 		// transcode cases come with the transcoder's call of endRun
 	}
 	for _, c := range cases {
