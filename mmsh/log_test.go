@@ -576,3 +576,27 @@ func TestHandlerXMLLog(t *testing.T) {
 		t.Errorf("LogCounts %d, %d", r, bad)
 	}
 }
+
+// The Streaming Log example of MS-WMLOG 3.3 (its Summary, the W3C line,
+// with the line break inside "- 0" of sc-bytes and c-bytes restored)
+// parses field by field as 2.2.1.4.10's legacy line does: the first 40
+// fields are the same, then s-ip ... cs-url follow.
+func TestParseLogLineWMLOGExample(t *testing.T) {
+	const summary = "0.0.0.0 2006-05-01 21:34:01 - http://server.example.com/content.wmv 4 0 1 200 " +
+		"{3300AD50-2C39-46c0-AE0A-3E0B6EFB86DC} 10.0.0.3802 en-US " +
+		"Mozilla/4.0_(compatible;_MSIE_6.0;_Windows_NT_5.1)_(WMFSDK/10.0.0.3802)_WMPlayer/10.0.0.4019 " +
+		"http://bar.microsoft.com iexplore.exe 6.0.2900.2180 Windows_XP 5.1.0.2600 Pentium 130 638066 - http TCP - - - " +
+		"- 0 - 0 0 0 0 0 0 0 0 0 100 - - - - http://server.example.com/content.wmv - -"
+	l, err := ParseLogLine(summary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := l.Info
+	if in.URL != "http://server.example.com/content.wmv" || in.StartTime != 4000 || in.Played != 0 || in.Rate != 1 || in.HR != 0 ||
+		in.UniquePID != "{3300AD50-2C39-46c0-AE0A-3E0B6EFB86DC}" || in.ClientVersion != 10<<48|3802 ||
+		in.HostingWebPage != "http://bar.microsoft.com" || in.HostExe != "iexplore.exe" || in.HostExeVer != 6<<48|2900<<16|2180 ||
+		l.OS != "Windows_XP" || l.OSVersion != 5<<48|1<<32|2600 || l.CPU != "Pentium" || in.FileDuration != 130_000 ||
+		in.FileSize != 638066 || l.Proto != "http" || l.Transport != "TCP" || in.MinReceptionQuality != 100 || l.IPAddress != 0 {
+		t.Errorf("%+v", l)
+	}
+}

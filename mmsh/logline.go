@@ -14,12 +14,15 @@ import (
 
 // The log-line token (2.2.1.4.10) carries a "legacy" log of MS-WMLOG: the
 // W3C fields of a Windows Media Services 4.1 log entry, separated by
-// spaces, "-" for an empty field. MS-WMLOG itself is not in our spec
-// folder; the field list and order are those Microsoft documents for the
-// server's client-log buffer ("Log Data Format", Windows Media Services
-// SDK), and the meaning of each field is that of the same figure in MMS's
-// CLIENT_LOG (MS-MMSP 2.2.1), so both protocols' logs fill one type,
-// mmsproto.ClientLog. Times are whole seconds, as in those logs.
+// spaces, "-" for an empty field, "_" for a space. MS-WMLOG itself is not
+// in our spec folder; the field list and order are those Microsoft
+// documents for the server's client-log buffer ("Log Data Format",
+// Windows Media Services SDK) and that begin the W3C line of MS-WMLOG's
+// own example (3.3, TestParseLogLineWMLOGExample), which later logs extend
+// with server fields and cs-url. The meaning of each field is that of the
+// same figure in MMS's CLIENT_LOG (MS-MMSP 2.2.1), so both protocols' logs
+// fill one type, mmsproto.ClientLog. Times are whole seconds, versions
+// a.b.c.d, cs-uri-stem the full URL, as in that example.
 var logFields = [...]string{
 	"c-ip", "date", "time", "c-dns", "cs-uri-stem", "c-starttime", "x-duration", "c-rate", "c-status",
 	"c-playerid", "c-playerversion", "c-playerlanguage", "cs(User-Agent)", "cs(Referer)", "c-hostexe",
