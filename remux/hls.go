@@ -432,6 +432,11 @@ const maxAudioFill = 4 * time.Second
 // part length from the sample durations until then and would fix a part
 // target as long as the stretched frame for the channel's life.
 //
+// Call it when a run ends with no successor in sight: the upstream gone
+// (Pipeline.Discontinuity), the input idle. Not at a new header: the next
+// entry's first key frame closes the segment within a second or so, while
+// endRun would add a freeze of up to a segment at every entry change.
+//
 // It is safe to call when nothing was written since the last call (nothing
 // happens) and after close.
 func (h *hlsOutput) endRun() {

@@ -128,10 +128,10 @@ func (p *Pipeline) WriteHeader(hdr []byte) error {
 	}
 	meta := headerMetadata(h)
 	live := liveHeader(h)
-	_ = p.finishProbe() // the previous entry's held packets still go out
-	if p.mode == "transcode" {
-		p.tc.send(tcItem{flush: true})
-	}
+	// the previous entry's held packets still go out; its ffmpeg run ends
+	// with the new header item (no flush item: that means "upstream gone",
+	// after which the run's open segment is closed, see hlsOutput.endRun)
+	_ = p.finishProbe()
 	p.hdr, p.live = h, live
 	p.endEntry()
 	p.isVideo, p.hasVideo = [128]bool{}, false
