@@ -242,15 +242,24 @@ func (s *Session) writePipeLog(conn net.Conn, l *mmsproto.ClientLog) error {
 }
 
 // readPipeResponse reads the response to a request without a body
-// (Log, Stop) from the pipelined connection.
+// (Log, Stop) from the pipelined connection. A status other than 200 is
+// an errStatus: the connection is still in step.
 func (s *Session) readPipeResponse(br *bufio.Reader, method, what string) error {
 	resp, err := http.ReadResponse(br, &http.Request{Method: method})
 	if err != nil {
 		return s.readError(err, what)
 	}
 	drain(resp)
-	return statusError(resp, what)
+	if err := statusError(resp, what); err != nil {
+		return errStatus{err}
+	}
+	return nil
 }
+
+// errStatus is a complete response with an error status.
+type errStatus struct{ error }
+
+func (e errStatus) Unwrap() error { return e.error }
 
 // readPipeLogs reads the responses of the Log requests sent at $E of a
 // playlist entry, which the server sends after ending the Play response
@@ -261,8 +270,8 @@ func (s *Session) readPipeLogs(conn net.Conn, br *bufio.Reader) error {
 		s.pendLogs = s.pendLogs[1:]
 		err := withIdle(conn, s.logTimeout(), func() error { return s.readPipeResponse(br, http.MethodPost, "Log") })
 		s.logDone(&l, err, "pipelined")
-		if err != nil {
-			return err
+		if err != nil && !errors.As(err, new(errStatus)) {
+			return err // the connection is out of step: PlayNextEntry's response cannot be read
 		}
 	}
 	return nil
@@ -330,10 +339,11 @@ func (s *Session) stopPipelined(conn net.Conn, br *bufio.Reader, body io.Reader,
 	if _, err := io.Copy(io.Discard, body); err != nil {
 		return s.readError(err, "Stop")
 	}
-	if err := s.readPipeResponse(br, http.MethodPost, "Stop"); err != nil {
-		return err
+	stopErr := s.readPipeResponse(br, http.MethodPost, "Stop")
+	if stopErr != nil && !errors.As(stopErr, new(errStatus)) {
+		return stopErr
 	}
-	return s.readPipeResponse(br, http.MethodPost, "Log")
+	return errors.Join(stopErr, s.readPipeResponse(br, http.MethodPost, "Log"))
 }
 
 // logDone reports the outcome of a Log exchange as an event.
