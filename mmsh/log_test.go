@@ -600,3 +600,35 @@ func TestParseLogLineWMLOGExample(t *testing.T) {
 		t.Errorf("%+v", l)
 	}
 }
+
+// Seek while STREAMING stops the play first (3.1.4.7, 3.1.4.6): its log
+// has the packets before the Seek, the next play's log the rest.
+func TestClientLogsSeek(t *testing.T) {
+	src := clip(t, fixture.WMV2())
+	_, want := sourcePackets(t, src)
+	for _, pipelined := range []bool{false, true} {
+		t.Run(fmt.Sprintf("pipelined=%v", pipelined), func(t *testing.T) {
+			var sink logSink
+			addr := serve(t, &Handler{Dir: filepath.Dir(src), Unpaced: true, OnLog: sink.add})
+			s := dial(t, "mmsh://"+addr+"/"+filepath.Base(src), Options{Pipelined: pipelined})
+			ctx := context.Background()
+			for i := range 10 {
+				if _, err := s.Next(ctx); err != nil {
+					t.Fatalf("Next %d: %v", i, err)
+				}
+			}
+			if err := s.Seek(ctx, 0); err != nil {
+				t.Fatal(err)
+			}
+			if n := len(sink.get()); n != 1 {
+				t.Fatalf("%d logs after Seek, want 1", n)
+			}
+			_, got := readAll(t, s)
+			logs := sink.get()
+			if len(got) != len(want) || len(logs) != 2 || logs[0].Log.Info.PacketsReceived != 10 ||
+				int(logs[1].Log.Info.PacketsReceived) != len(want) {
+				t.Errorf("%d packets; logs %+v", len(got), logs)
+			}
+		})
+	}
+}
