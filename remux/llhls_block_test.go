@@ -204,3 +204,18 @@ func TestLLHLSBlockingRequests(t *testing.T) {
 	waitFor(t, "goroutines back to the baseline", func() bool { return runtime.NumGoroutine() <= goroutines+2 })
 	t.Logf("goroutines: %d at the start, %d at the end", goroutines, runtime.NumGoroutine())
 }
+
+// FuzzPartID: request file names (network input) never panic the part
+// name parser, and what it accepts names a stream and a part.
+func FuzzPartID(f *testing.F) {
+	for _, s := range []string{"0eac4a66c12a_audio2_part46.mp4", "a_video1_part0.mp4", "index.m3u8",
+		"x_video1_seg3.mp4", "a_b_part.mp4", "a_b_part-1.mp4", "_ _part99999999999999999999.mp4", "a_b_c_part1.mp4"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, file string) {
+		stream, _, ok := partID(file)
+		if ok && (strings.Contains(stream, "_") || !strings.Contains(file, "_"+stream+"_part")) {
+			t.Errorf("%q accepted as stream %q", file, stream)
+		}
+	})
+}
