@@ -66,6 +66,10 @@ func TestSilentAAC(t *testing.T) {
 func TestEndRunClosesLastSegment(t *testing.T) {
 	h264 := fixture.H264()
 	h264.Duration = 4500 * time.Millisecond
+	wmv := fixture.WMV2()
+	wmv.Duration = 4500 * time.Millisecond
+	wma := fixture.AudioOnly()
+	wma.Duration = 4500 * time.Millisecond
 	aac := fixture.Spec{Audio: fixture.AudioAAC, Duration: 4500 * time.Millisecond, AudioBitrate: 64_000}
 	cases := []struct {
 		name    string
@@ -80,7 +84,9 @@ func TestEndRunClosesLastSegment(t *testing.T) {
 		{"direct-audio-fmp4", aac, VariantFMP4, false, "direct"},
 		{"direct-audio-mpegts", aac, VariantMPEGTS, false, "direct"},
 		{"direct-audio-llhls", aac, VariantFMP4, true, "direct"},
-		// transcode cases come with the transcoder's call of endRun
+		{"transcode-fmp4", wmv, VariantFMP4, false, "transcode"},
+		{"transcode-audio-mpegts", wma, VariantMPEGTS, false, "transcode"},
+		{"transcode-audio-llhls", wma, VariantFMP4, true, "transcode"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -96,9 +102,17 @@ func TestEndRunClosesLastSegment(t *testing.T) {
 			srv := hlsServer(t, p.ServeHLS, nil)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			if err := Feed(ctx, NewFileSource(0, false, path), p); err != nil {
-				t.Fatal(err)
+			feed := func() {
+				t.Helper()
+				if err := Feed(ctx, NewFileSource(0, false, path), p); err != nil {
+					t.Fatal(err)
+				}
+				if c.mode == "transcode" {
+					waitIdle(t, p) // ffmpeg drained
+					p.hls.endRun() // what the transcoder does after its drain (a no-op if it did)
+				}
 			}
+			feed()
 			if m := p.Metadata(); m.Mode != c.mode {
 				t.Fatalf("mode %q, want %q", m.Mode, c.mode)
 			}
@@ -131,9 +145,7 @@ func TestEndRunClosesLastSegment(t *testing.T) {
 			first := f.streams[0].mediaTime()
 
 			// a second run follows on the same timeline
-			if err := Feed(ctx, NewFileSource(0, false, path), p); err != nil {
-				t.Fatal(err)
-			}
+			feed()
 			for {
 				if err := f.poll(ctx); err != nil {
 					t.Fatal(err)
