@@ -1,0 +1,247 @@
+package imagetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// RunOptions are the docker run options that the tests use.
+type RunOptions struct {
+	Args         []string // replace CMD (arguments after the image name)
+	Env          []string // -e K=V
+	ReadOnlyRoot bool     // --read-only (Kubernetes readOnlyRootFilesystem)
+	Tmpfs        []string // --tmpfs (Kubernetes emptyDir)
+	User         string   // --user; "" keeps the image's USER
+	Binds        []Bind   // -v host:container; a VOLUME under one gets no anonymous volume
+	Groups       []int    // --group-add (Kubernetes fsGroup)
+	Publish      int      // container port published on a host loopback port (-p)
+	VolumeDir    string   // where the anonymous volumes of VOLUME live
+	Output       io.Writer
+}
+
+// Container is a running image: its entrypoint as PID 1 of its own PID,
+// mount and network namespaces.
+type Container struct {
+	cmd     *exec.Cmd
+	done    chan struct{}
+	err     error
+	netns   *os.File
+	ln      net.Listener
+	Volumes map[string]string // VOLUME path -> host directory
+	wg      sync.WaitGroup
+}
+
+// Start runs the image as docker run does: ENTRYPOINT + CMD (or
+// opts.Args), the image's env plus opts.Env, its USER and WORKDIR, every
+// VOLUME as a fresh volume initialised from the image's content there.
+func (img *Image) Start(opts RunOptions) (*Container, error) {
+	argv := append(append([]string(nil), img.Config.Entrypoint...), img.Config.Cmd...)
+	if opts.Args != nil {
+		argv = append(append([]string(nil), img.Config.Entrypoint...), opts.Args...)
+	}
+	if len(argv) == 0 {
+		return nil, errors.New("no ENTRYPOINT or CMD")
+	}
+	cfgImg := *img
+	if opts.User != "" {
+		cfgImg.Config.User = opts.User
+	}
+	cfgImg.binds = nil // the base image emulation's mounts belong to the build only
+	spec, err := cfgImg.procSpec(argv)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range opts.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		spec.Env = setEnv(spec.Env, k, v)
+	}
+	spec.Net, spec.ReadOnlyRoot, spec.Tmpfs = true, opts.ReadOnlyRoot, opts.Tmpfs
+	spec.Binds = append(spec.Binds, Bind{Src: "/etc/resolv.conf", Dst: "/etc/resolv.conf", ReadOnly: true})
+	c := &Container{done: make(chan struct{}), Volumes: map[string]string{}}
+	spec.Groups = append(spec.Groups, opts.Groups...)
+	spec.Binds = append(spec.Binds, opts.Binds...)
+	for i, v := range img.Config.Volumes {
+		if boundAt(opts.Binds, v) {
+			continue
+		}
+		dir := filepath.Join(opts.VolumeDir, "vol"+strconv.Itoa(i))
+		src, err := resolveIn(img.Root, v)
+		if err != nil {
+			return nil, err
+		}
+		if _, serr := os.Stat(src); serr == nil {
+			err = copyTree(src, dir, -1, -1, nil)
+		} else {
+			err = os.MkdirAll(dir, 0o755)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("volume %s: %w", v, err)
+		}
+		c.Volumes[v] = dir
+		spec.Binds = append(spec.Binds, Bind{Src: dir, Dst: v})
+	}
+	cmd, err := command(spec)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = opts.Output, opts.Output
+	done, err := start(cmd)
+	if err != nil {
+		return nil, err
+	}
+	c.cmd = cmd
+	go func() {
+		c.err = <-done
+		close(c.done)
+	}()
+	if c.netns, err = os.Open(fmt.Sprintf("/proc/%d/ns/net", cmd.Process.Pid)); err != nil {
+		c.Kill()
+		return nil, err
+	}
+	if opts.Publish != 0 {
+		if err := c.publish(opts.Publish); err != nil {
+			c.Kill()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Addr is the host address of the published port.
+func (c *Container) Addr() string { return c.ln.Addr().String() }
+
+// publish forwards a host loopback port to port in the container, as
+// docker-proxy does for -p.
+func (c *Container) publish(port int) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	c.ln = ln
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.wg.Add(1)
+			go func() {
+				defer c.wg.Done()
+				defer in.Close()
+				out, err := c.dial(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+				if err != nil {
+					return
+				}
+				defer out.Close()
+				go func() {
+					io.Copy(out, in)
+					out.(*net.TCPConn).CloseWrite()
+				}()
+				io.Copy(in, out)
+			}()
+		}
+	}()
+	return nil
+}
+
+// dial connects to addr in the container's network namespace: the socket
+// is made on a thread that entered the namespace for the dial.
+func (c *Container) dial(addr string) (net.Conn, error) {
+	type result struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		defer self.Close()
+		if _, _, e := syscall.RawSyscall(sysSetns, c.netns.Fd(), syscall.CLONE_NEWNET, 0); e != 0 {
+			ch <- result{nil, fmt.Errorf("setns: %w", e)}
+			return
+		}
+		conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+		ch <- result{conn, err}
+		// Back to the host's namespace, and the thread to the runtime;
+		// should that fail, the goroutine ends locked and the runtime ends
+		// the thread.
+		if _, _, e := syscall.RawSyscall(sysSetns, self.Fd(), syscall.CLONE_NEWNET, 0); e == 0 {
+			runtime.UnlockOSThread()
+		}
+	}()
+	r := <-ch
+	return r.c, r.err
+}
+
+// Signal sends sig to the container's PID 1.
+func (c *Container) Signal(sig os.Signal) error { return c.cmd.Process.Signal(sig) }
+
+// Wait waits up to timeout for the container to exit and returns its exit
+// code.
+func (c *Container) Wait(ctx context.Context) (int, error) {
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return -1, ctx.Err()
+	}
+	c.close()
+	if c.err == nil {
+		return 0, nil
+	}
+	var ee *exec.ExitError
+	if errors.As(c.err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return ee.ExitCode(), nil
+	}
+	return -1, c.err
+}
+
+// Exited is closed when the container has exited.
+func (c *Container) Exited() <-chan struct{} { return c.done }
+
+// Kill ends the container at once (PID 1 killed: the kernel kills the rest
+// of its PID namespace) and stops the port forwarding.
+func (c *Container) Kill() {
+	c.cmd.Process.Kill()
+	<-c.done
+	c.close()
+}
+
+func (c *Container) close() {
+	if c.ln != nil {
+		c.ln.Close()
+	}
+	c.wg.Wait()
+	if c.netns != nil {
+		c.netns.Close()
+	}
+}
+
+func boundAt(binds []Bind, p string) bool {
+	for _, b := range binds {
+		if b.Dst == p {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,4 @@
+package imagetest
+
+// sysSetns is setns(2), missing from package syscall.
+const sysSetns = 308
