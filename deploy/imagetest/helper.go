@@ -18,6 +18,9 @@ import (
 // root and execs the command (see MaybeHelper).
 const helperEnv = "MMSGATE_IMAGETEST_HELPER"
 
+// hostname is every container's (Docker uses the container ID).
+const hostname = "imagetest"
+
 // Bind is a bind mount from the host into the root.
 type Bind struct {
 	Src, Dst string
@@ -105,7 +108,7 @@ func enter(s procSpec) error {
 	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
 		return fmt.Errorf("making mounts private: %w", err)
 	}
-	if err := syscall.Sethostname([]byte("imagetest")); err != nil {
+	if err := syscall.Sethostname([]byte(hostname)); err != nil {
 		return fmt.Errorf("hostname: %w", err)
 	}
 	if s.Net {

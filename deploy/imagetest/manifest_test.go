@@ -197,12 +197,21 @@ func TestKubernetes(t *testing.T) {
 		t.Fatal(err)
 	}
 	runAs := str(pod, "securityContext", "runAsUser")
-	if runAs != strconv.Itoa(u.uid) {
+	if runAs != "" && runAs != strconv.Itoa(u.uid) {
 		t.Fatalf("runAsUser %q, the image's user %s is %d", runAs, img.Config.User, u.uid)
 	}
 	fsGroup, err := strconv.Atoi(str(pod, "securityContext", "fsGroup"))
 	if err != nil {
 		t.Fatalf("fsGroup: %v", err)
+	}
+	if fsGroup != u.gid {
+		t.Errorf("fsGroup %d is not the image user's group %d", fsGroup, u.gid)
+	}
+	if str(pod, "securityContext", "runAsNonRoot") == "true" && runAs == "" {
+		// The kubelet checks the image's USER, which must be numeric.
+		if n, err := strconv.Atoi(strings.Split(img.Config.User, ":")[0]); err != nil || n == 0 {
+			t.Errorf("runAsNonRoot without runAsUser: the image's USER %q cannot pass", img.Config.User)
+		}
 	}
 
 	// Run it as the kubelet would.

@@ -67,6 +67,9 @@ func (img *Image) Start(opts RunOptions) (*Container, error) {
 		k, v, _ := strings.Cut(kv, "=")
 		spec.Env = setEnv(spec.Env, k, v)
 	}
+	if _, ok := lookup(spec.Env, "HOSTNAME"); !ok {
+		spec.Env = append(spec.Env, "HOSTNAME="+hostname) // as Docker sets it
+	}
 	spec.Net, spec.ReadOnlyRoot, spec.Tmpfs = true, opts.ReadOnlyRoot, opts.Tmpfs
 	spec.Binds = append(spec.Binds, Bind{Src: "/etc/resolv.conf", Dst: "/etc/resolv.conf", ReadOnly: true})
 	c := &Container{done: make(chan struct{}), Volumes: map[string]string{}}
