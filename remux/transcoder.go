@@ -14,7 +14,6 @@ import (
 
 	"github.com/bluenviron/mediacommon/v2/pkg/codecs/mpeg4audio"
 	"github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts"
-	tscodecs "github.com/bluenviron/mediacommon/v2/pkg/formats/mpegts/codecs"
 
 	"github.com/mmsgate/mmsgate/event"
 )
@@ -41,7 +40,7 @@ type tcItem struct {
 }
 
 // transcoder supervises one ffmpeg process at a time for a channel: ASF on
-// stdin, MPEG-TS on stdout read with mediacommon's reader into the channel's
+// stdin, MPEG-TS on stdout read with tsDemuxer into the channel's
 // HLS output. Each run (a new header, a restart after a crash or a stall,
 // input after an idle pause) joins the same timeline.
 type transcoder struct {
@@ -345,8 +344,8 @@ func startFFmpeg(t *transcoder, id int, args []string) (*ffmpegRun, error) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		// large reads: the MPEG-TS reader asks for 1316 bytes at a time
-		r.readErr = r.readOutput(bufio.NewReaderSize(&countingReader{r: stdout, run: r}, 64<<10))
+		// the demuxer reads up to 64 KiB at a time: no buffer in between
+		r.readErr = r.readOutput(&countingReader{r: stdout, run: r})
 		if r.readErr != nil && !errors.Is(r.readErr, errHLSClosed) {
 			r.kill("unreadable output: " + r.readErr.Error())
 		}
@@ -437,38 +436,21 @@ func (r *ffmpegRun) watchdog(timeout time.Duration) {
 
 // readOutput reads ffmpeg's MPEG-TS into the HLS output.
 func (r *ffmpegRun) readOutput(rd io.Reader) error {
-	mr := &mpegts.Reader{R: rd}
-	if err := mr.Initialize(); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil // ffmpeg ended before writing anything
-		}
-		return fmt.Errorf("MPEG-TS: %w", err)
-	}
 	hls := r.t.hls
 	log := r.t.log
 	var td mpegts.TimeDecoder // one for all tracks: they share the 90 kHz clock
-	for _, tr := range mr.Tracks() {
-		switch c := tr.Codec.(type) {
-		case *tscodecs.H264:
-			mr.OnDataH264(tr, func(pts, _ int64, au [][]byte) error {
-				return softError(log, hls.writeH264(td.Decode(pts), au))
-			})
-		case *tscodecs.MPEG4Audio:
-			conf := c.Config
-			mr.OnDataMPEG4Audio(tr, func(pts int64, aus [][]byte) error {
-				return softError(log, hls.writeAAC(&conf, td.Decode(pts), aus))
-			})
-		}
+	d := newTSDemuxer(rd)
+	d.onH264 = func(pts int64, au [][]byte) error {
+		return softError(log, hls.writeH264(td.Decode(pts), au))
 	}
-	mr.OnDecodeError(func(err error) { log.Debug("MPEG-TS decode", "error", err) })
-	for {
-		if err := mr.Read(); err != nil {
-			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-				return nil
-			}
-			return fmt.Errorf("MPEG-TS: %w", err)
-		}
+	d.onAAC = func(conf *mpeg4audio.AudioSpecificConfig, pts int64, aus [][]byte) error {
+		return softError(log, hls.writeAAC(conf, td.Decode(pts), aus))
 	}
+	d.onDecodeError = func(err error) { log.Debug("MPEG-TS decode", "error", err) }
+	if err := d.run(); err != nil {
+		return fmt.Errorf("MPEG-TS: %w", err)
+	}
+	return nil
 }
 
 // softError logs a write error that concerns one sample and keeps going;
