@@ -52,7 +52,8 @@ func TestLLHLSBlockingRequests(t *testing.T) {
 	spec.Duration = 8 * time.Second
 	af, pkts := fixture.Packets(t, clip(t, spec))
 	const bound = 8 // held requests; 256 by default
-	p, err := New(Options{Outputs: Outputs{LLHLS: true}, SegmentDuration: time.Second, PartDuration: 200 * time.Millisecond,
+	// 2 s segments: the limit (6 s) stays well apart from "promptly" below
+	p, err := New(Options{Outputs: Outputs{LLHLS: true}, SegmentDuration: 2 * time.Second, PartDuration: 200 * time.Millisecond,
 		maxBlocked: bound})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,7 @@ func TestLLHLSBlockingRequests(t *testing.T) {
 		waitFor(t, "handler of "+uri+" to return", func() bool { _, ok := hl.returned("cancel " + uri); return ok })
 		ret, _ := hl.returned("cancel " + uri)
 		t.Logf("%s: handler returned %v after the client left", uri, ret.Sub(cancelled).Round(time.Millisecond))
-		if d := ret.Sub(cancelled); d > 2*time.Second {
+		if d := ret.Sub(cancelled); d > limit/2 {
 			t.Errorf("%s: handler returned %v after the client left", uri, d)
 		}
 	}
