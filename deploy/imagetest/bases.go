@@ -62,6 +62,7 @@ func (b *Bases) Root(ctx context.Context, ref, dir string) (*Image, error) {
 		if err := untar(ctx, tar, dir); err != nil {
 			return nil, err
 		}
+		b.Log.Info("base unpacked", "ref", ref, "from", tar)
 		return &Image{Root: dir, Config: Config{Env: []string{"PATH=" + debianPath}, Cmd: []string{"bash"}}}, nil
 	case m != nil:
 		ver, err := b.goVersion(ctx)

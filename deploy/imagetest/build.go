@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // Config is the part of an image's configuration that docker run uses.
@@ -62,10 +63,11 @@ func (b *Builder) Build(ctx context.Context, stages []Stage) (*Image, error) {
 		}
 		b.Log.Info("stage", "index", i, "from", st.Base, "as", st.Name)
 		for _, in := range st.Instructions {
-			b.Log.Info("step", "line", in.Line, "cmd", in.Cmd, "args", in.Args)
+			start := time.Now()
 			if err := b.step(ctx, img, in, built, ign); err != nil {
 				return nil, fmt.Errorf("line %d: %s: %w", in.Line, in.Cmd, err)
 			}
+			b.Log.Info("step", "line", in.Line, "cmd", in.Cmd, "args", in.Args, "took", time.Since(start).Round(time.Millisecond))
 		}
 		built[strconv.Itoa(i)] = img
 		if st.Name != "" {

@@ -18,6 +18,9 @@ import (
 // root and execs the command (see MaybeHelper).
 const helperEnv = "MMSGATE_IMAGETEST_HELPER"
 
+// prSetNoNewPrivs is PR_SET_NO_NEW_PRIVS, missing from package syscall.
+const prSetNoNewPrivs = 38
+
 // hostname is every container's (Docker uses the container ID).
 const hostname = "imagetest"
 
@@ -34,6 +37,7 @@ type procSpec struct {
 	Tmpfs        []string // mounted empty (a Kubernetes emptyDir)
 	ReadOnlyRoot bool
 	Net          bool // own network namespace: bring lo up
+	NoNewPrivs   bool // Kubernetes allowPrivilegeEscalation: false
 	UID, GID     int
 	Groups       []int
 	Dir          string
@@ -164,6 +168,11 @@ func enter(s procSpec) error {
 	// a killed test leaves no container behind.
 	if _, _, e := syscall.RawSyscall(syscall.SYS_PRCTL, syscall.PR_SET_PDEATHSIG, uintptr(syscall.SIGKILL), 0); e != 0 {
 		return fmt.Errorf("pdeathsig: %w", e)
+	}
+	if s.NoNewPrivs {
+		if _, _, e := syscall.RawSyscall6(syscall.SYS_PRCTL, prSetNoNewPrivs, 1, 0, 0, 0, 0); e != 0 {
+			return fmt.Errorf("no_new_privs: %w", e)
+		}
 	}
 	if err := syscall.Chdir(s.Dir); err != nil {
 		return fmt.Errorf("workdir %s: %w", s.Dir, err)

@@ -123,11 +123,12 @@ func goEnv(t *testing.T, name string) string {
 
 // image builds deploy/Dockerfile once for every test of the package.
 var image struct {
-	once sync.Once
-	img  *Image
-	err  error
-	log  logFile
-	took time.Duration
+	once  sync.Once
+	img   *Image
+	err   error
+	log   logFile // RUN output and steps
+	steps logFile // steps only
+	took  time.Duration
 }
 
 func buildImage(t *testing.T) *Image {
@@ -138,6 +139,7 @@ func buildImage(t *testing.T) *Image {
 		start := time.Now()
 		image.img, image.err = build(t, mirror, security)
 		image.took = time.Since(start)
+		t.Logf("build steps:\n%s", image.steps.tail(100))
 	})
 	if image.err != nil {
 		t.Fatalf("building deploy/Dockerfile: %v\n--- output (end) ---\n%s", image.err, image.log.tail(60))
@@ -162,13 +164,14 @@ func build(t *testing.T, mirror, security string) (*Image, error) {
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		return nil, err
+		cache = os.TempDir() // no HOME: a cache that lasts until reboot
 	}
+	removeStale(os.TempDir())
 	buildDir, err = os.MkdirTemp("", "mmsgate-imagetest-")
 	if err != nil {
 		return nil, err
 	}
-	log := slog.New(slog.NewTextHandler(&image.log, nil))
+	log := slog.New(slog.NewTextHandler(io.MultiWriter(&image.log, &image.steps), nil))
 	// The build context is the working tree, as docker build . at the
 	// repository root; MMSGATE_IMAGETEST_CONTEXT names another (a clean
 	// export of HEAD while the working tree is mid-edit, say).
@@ -183,6 +186,17 @@ func build(t *testing.T, mirror, security string) (*Image, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	return b.Build(ctx, stages)
+}
+
+// removeStale removes the build directories of runs that were killed
+// before TestMain could (a build directory is about a gigabyte).
+func removeStale(tmp string) {
+	dirs, _ := filepath.Glob(filepath.Join(tmp, "mmsgate-imagetest-*"))
+	for _, d := range dirs {
+		if st, err := os.Stat(d); err == nil && st.IsDir() && time.Since(st.ModTime()) > 6*time.Hour {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 func get(t *testing.T, url string) (int, string) {
@@ -288,6 +302,10 @@ func TestDockerRun(t *testing.T) {
 		})
 	}
 	// The demo: ffmpeg in the image makes the clip, the gateway plays it.
+	// The gateway creates the channel before it listens, or never.
+	if code, body := get(t, base+"/api/v1/channels/demo"); code != http.StatusOK {
+		t.Fatalf("no demo channel: %d %s", code, body)
+	}
 	eventually(t, "demo channel live", 4*time.Minute, ct, func() string {
 		code, body := get(t, base+"/api/v1/channels/demo/status")
 		var st struct {
@@ -310,6 +328,13 @@ func TestDockerRun(t *testing.T) {
 		if !strings.Contains(streams, "h264") || !strings.Contains(streams, "aac") {
 			t.Fatalf("ffprobe %s: streams %q, want h264 and aac", url, streams)
 		}
+	}
+	st := procStatus(t, ct.Pid())
+	if uid := strings.Fields(st["Uid"]); len(uid) == 0 || uid[0] != strconv.Itoa(u.uid) {
+		t.Fatalf("the gateway runs as uid %q, want %d", st["Uid"], u.uid)
+	}
+	if st["CapEff"] != "0000000000000000" {
+		t.Fatalf("the gateway has capabilities %s", st["CapEff"])
 	}
 	vol := ct.Volumes[data]
 	for _, name := range []string{"mmsgate.db", "api-token"} {

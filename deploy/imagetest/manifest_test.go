@@ -216,7 +216,8 @@ func TestKubernetes(t *testing.T) {
 
 	// Run it as the kubelet would.
 	opts := RunOptions{Args: args, Env: env, User: runAs, Groups: []int{fsGroup}, Publish: 8080, Output: &logFile{},
-		ReadOnlyRoot: str(c, "securityContext", "readOnlyRootFilesystem") == "true", VolumeDir: t.TempDir()}
+		ReadOnlyRoot: str(c, "securityContext", "readOnlyRootFilesystem") == "true",
+		NoNewPrivs:   str(c, "securityContext", "allowPrivilegeEscalation") == "false", VolumeDir: t.TempDir()}
 	pvc := filepath.Join(t.TempDir(), "pvc")
 	// A new PVC is empty; fsGroup makes it group-owned and setgid.
 	if err := os.Mkdir(pvc, 0o775); err != nil {
@@ -265,6 +266,20 @@ func TestKubernetes(t *testing.T) {
 			}
 			return ""
 		})
+	}
+	// The emulated kubelet did what the manifest says.
+	st := procStatus(t, ct.Pid())
+	if uid := strings.Fields(st["Uid"]); len(uid) == 0 || uid[0] != strconv.Itoa(u.uid) {
+		t.Errorf("the process runs as uid %q", st["Uid"])
+	}
+	if !contains(strings.Fields(st["Groups"]), strconv.Itoa(fsGroup)) {
+		t.Errorf("fsGroup %d is not among the process's groups %q", fsGroup, st["Groups"])
+	}
+	if opts.NoNewPrivs && st["NoNewPrivs"] != "1" {
+		t.Errorf("allowPrivilegeEscalation false, NoNewPrivs %q", st["NoNewPrivs"])
+	}
+	if opts.ReadOnlyRoot && !rootReadOnly(t, ct.Pid()) {
+		t.Error("readOnlyRootFilesystem, but / is writable")
 	}
 	if _, err := os.Stat(filepath.Join(pvc, "mmsgate.db")); err != nil {
 		t.Fatalf("the SQLite database is not on the PVC: %v", err)
@@ -361,4 +376,35 @@ func TestSystemdUnit(t *testing.T) {
 			t.Errorf("StateDirectory=%s but MMSGATE_DATA is not /var/lib/%s: %q", dir[0], dir[0], data)
 		}
 	}
+}
+
+// procStatus reads /proc/PID/status.
+func procStatus(t *testing.T, pid int) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		out[k] = strings.TrimSpace(v)
+	}
+	return out
+}
+
+// rootReadOnly reports whether the process's / is mounted read-only.
+func rootReadOnly(t *testing.T, pid int) bool {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		// id parent major:minor root mountpoint options ...
+		if f := strings.Fields(line); len(f) > 5 && f[4] == "/" {
+			return contains(strings.Split(f[5], ","), "ro")
+		}
+	}
+	return false
 }

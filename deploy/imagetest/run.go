@@ -22,6 +22,7 @@ type RunOptions struct {
 	Args         []string // replace CMD (arguments after the image name)
 	Env          []string // -e K=V
 	ReadOnlyRoot bool     // --read-only (Kubernetes readOnlyRootFilesystem)
+	NoNewPrivs   bool     // --security-opt no-new-privileges (allowPrivilegeEscalation: false)
 	Tmpfs        []string // --tmpfs (Kubernetes emptyDir)
 	User         string   // --user; "" keeps the image's USER
 	Binds        []Bind   // -v host:container; a VOLUME under one gets no anonymous volume
@@ -70,7 +71,7 @@ func (img *Image) Start(opts RunOptions) (*Container, error) {
 	if _, ok := lookup(spec.Env, "HOSTNAME"); !ok {
 		spec.Env = append(spec.Env, "HOSTNAME="+hostname) // as Docker sets it
 	}
-	spec.Net, spec.ReadOnlyRoot, spec.Tmpfs = true, opts.ReadOnlyRoot, opts.Tmpfs
+	spec.Net, spec.ReadOnlyRoot, spec.Tmpfs, spec.NoNewPrivs = true, opts.ReadOnlyRoot, opts.Tmpfs, opts.NoNewPrivs
 	spec.Binds = append(spec.Binds, Bind{Src: "/etc/resolv.conf", Dst: "/etc/resolv.conf", ReadOnly: true})
 	c := &Container{done: make(chan struct{}), Volumes: map[string]string{}}
 	spec.Groups = append(spec.Groups, opts.Groups...)
@@ -193,6 +194,9 @@ func (c *Container) dial(addr string) (net.Conn, error) {
 	r := <-ch
 	return r.c, r.err
 }
+
+// Pid is the host PID of the container's PID 1.
+func (c *Container) Pid() int { return c.cmd.Process.Pid }
 
 // Signal sends sig to the container's PID 1.
 func (c *Container) Signal(sig os.Signal) error { return c.cmd.Process.Signal(sig) }
