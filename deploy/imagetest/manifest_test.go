@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -363,6 +364,25 @@ func TestSystemdUnit(t *testing.T) {
 	for _, m := range regexp.MustCompile(`MMSGATE_[A-Z0-9_]+`).FindAllString(string(b), -1) {
 		if !envs[m] {
 			t.Errorf("the unit names %s, which the gateway does not read", m)
+		}
+	}
+	// systemd's own reading of the unit, with the image's gateway as the
+	// binary (verify checks that ExecStart is executable).
+	if _, err := exec.LookPath("systemd-analyze"); err != nil {
+		t.Log("systemd-analyze is not installed: the unit's directives are not verified by systemd")
+	} else {
+		bin, err := resolveIn(img.Root, img.Config.Entrypoint[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		unit := strings.Replace(string(b), "ExecStart="+words[0], "ExecStart="+bin, 1)
+		p := filepath.Join(t.TempDir(), "mmsgate.service")
+		if err := os.WriteFile(p, []byte(unit), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("systemd-analyze", "verify", p).CombinedOutput()
+		if err != nil || len(out) > 0 {
+			t.Errorf("systemd-analyze verify: %v\n%s", err, out)
 		}
 	}
 	want, _ := ParseSignal(img.Config.StopSignal)
