@@ -213,3 +213,38 @@ func TestLookupUser(t *testing.T) {
 		t.Fatal("unknown user: no error")
 	}
 }
+
+// FuzzParse: any Dockerfile text gives stages or an error, never a panic;
+// the shell and exec forms of what it returns read without panicking too.
+func FuzzParse(f *testing.F) {
+	if b, err := os.ReadFile("../Dockerfile"); err == nil {
+		f.Add(string(b))
+	}
+	f.Add("FROM a AS b\nRUN x \\\n # c\n y\nCOPY --from=b /x /y\nENV A=\"1 2\" B='3'\nENTRYPOINT [\"/x\"]\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		stages, err := Parse(strings.NewReader(s))
+		if err != nil {
+			return
+		}
+		for _, st := range stages {
+			for _, in := range st.Instructions {
+				commandArgs(in.Args)
+				envPairs(in.Args)
+				expand(in.Args, []string{"A=1"})
+			}
+		}
+	})
+}
+
+// FuzzParseIgnore: any .dockerignore gives rules or an error, and the
+// rules answer for any path.
+func FuzzParseIgnore(f *testing.F) {
+	f.Add("**/*.test\n!keep.test\n/data\n", "a/b.test")
+	f.Add("*\n", ".git/HEAD")
+	f.Fuzz(func(t *testing.T, src, path string) {
+		ign, err := ParseIgnore(strings.NewReader(src))
+		if err == nil {
+			ign.Excluded(path)
+		}
+	})
+}
