@@ -150,18 +150,24 @@ func (t *transcoder) work() {
 		restartAt time.Time
 		backoff   = restartBackoffMin
 		lastInput time.Time
+		// the last run crashed and its successor did not start yet: if
+		// none comes before the input ends, the HLS tail is closed then
+		crashedRun bool
 	)
 	idleFor := t.opts.IdleTimeout
 	idle := time.NewTimer(idleFor)
 	defer idle.Stop()
 
-	// end finishes the current run: graceful (flush) or a kill.
-	end := func(graceful bool, reason string) {
+	// end finishes the current run: graceful (flush) or a kill. tail: no
+	// run follows soon (upstream gone, input idle), so the HLS output
+	// closes its open segment for viewers to get the run's last seconds
+	// (at a new header the next entry's first key frame does that).
+	end := func(graceful, tail bool, reason string) {
 		if run == nil {
 			return
 		}
 		if graceful {
-			run.finish(drainTimeout)
+			run.finish(drainTimeout) // returns when all output reached HLS
 		} else {
 			run.kill(reason)
 			<-run.done
@@ -169,6 +175,9 @@ func (t *transcoder) work() {
 		t.exited(run, reason)
 		run = nil
 		t.setCurrent(nil)
+		if graceful && tail {
+			t.hls.endRun()
+		}
 	}
 	// crashed handles a run that ended on its own or was killed by the watchdog.
 	crashed := func() {
@@ -187,7 +196,7 @@ func (t *transcoder) work() {
 		backoff = min(2*backoff, restartBackoffMax)
 		run = nil
 		t.setCurrent(nil)
-		waitKey = true
+		waitKey, crashedRun = true, true
 	}
 
 	for {
@@ -197,31 +206,42 @@ func (t *transcoder) work() {
 		}
 		select {
 		case <-t.closed:
-			end(false, "pipeline closed")
+			end(false, false, "pipeline closed")
 			return
 
 		case <-runDone:
 			crashed()
 
 		case <-idle.C:
-			if run != nil && len(t.in) == 0 && time.Since(lastInput) >= idleFor {
-				// the source paused (or stopped mid-stream): let ffmpeg
-				// flush what it holds so that viewers get it now.
-				end(true, "input idle")
-				waitKey = true
+			if len(t.in) == 0 && time.Since(lastInput) >= idleFor {
+				if run != nil {
+					// the source paused (or stopped mid-stream): let ffmpeg
+					// flush what it holds so that viewers get it now.
+					end(true, true, "input idle")
+					waitKey = true
+				} else if crashedRun {
+					// the last run crashed and no input came to restart
+					// it: what it wrote is all there is for now
+					t.hls.endRun()
+				}
+				crashedRun = false
 			}
 			idle.Reset(idleFor)
 
 		case it := <-t.in:
 			switch {
 			case it.header != nil:
-				end(true, "new header")
-				header, in, waitKey = it.header, it.in, false
+				end(true, false, "new header")
+				header, in, waitKey, crashedRun = it.header, it.in, false, false
 				// a very low bit rate stream sends a packet every few
 				// seconds: that is no pause
 				idleFor = max(t.opts.IdleTimeout, 4*in.packetInterval)
 			case it.flush:
-				end(true, "upstream gone")
+				end(true, true, "upstream gone")
+				if run == nil && crashedRun {
+					t.hls.endRun()
+				}
+				crashedRun = false
 				waitKey = true
 			case it.packet != nil:
 				lastInput = time.Now()
@@ -241,7 +261,7 @@ func (t *transcoder) work() {
 						backoff = min(2*backoff, restartBackoffMax)
 						continue
 					}
-					run, waitKey = r, false
+					run, waitKey, crashedRun = r, false, false
 				}
 				// batch writes while packets are queued: fewer syscalls on
 				// both sides of the pipe; flush as soon as the queue is empty
@@ -335,7 +355,7 @@ func startFFmpeg(t *transcoder, id int, args []string) (*ffmpegRun, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	r := &ffmpegRun{id: id, t: t, cmd: cmd, stdin: stdin, bw: bufio.NewWriterSize(stdin, 64<<10), started: time.Now(),
+	r := &ffmpegRun{id: id, t: t, cmd: cmd, stdin: stdin, bw: bufio.NewWriterSize(newPipeWriter(stdin), 64<<10), started: time.Now(),
 		done: make(chan struct{}), stop: make(chan struct{})}
 	r.lastOut.Store(time.Now().UnixNano())
 	t.hls.beginRun()
@@ -345,7 +365,7 @@ func startFFmpeg(t *transcoder, id int, args []string) (*ffmpegRun, error) {
 	go func() {
 		defer wg.Done()
 		// the demuxer reads up to 64 KiB at a time: no buffer in between
-		r.readErr = r.readOutput(&countingReader{r: stdout, run: r})
+		r.readErr = r.readOutput(&countingReader{r: newPipeReader(stdout), run: r})
 		if r.readErr != nil && !errors.Is(r.readErr, errHLSClosed) {
 			r.kill("unreadable output: " + r.readErr.Error())
 		}
