@@ -107,10 +107,6 @@ func TestEndRunClosesLastSegment(t *testing.T) {
 				if err := Feed(ctx, NewFileSource(0, false, path), p); err != nil {
 					t.Fatal(err)
 				}
-				if c.mode == "transcode" {
-					waitIdle(t, p) // ffmpeg drained
-					p.hls.endRun() // what the transcoder does after its drain (a no-op if it did)
-				}
 			}
 			feed()
 			if m := p.Metadata(); m.Mode != c.mode {
