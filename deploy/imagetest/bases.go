@@ -22,7 +22,7 @@ import (
 //     recommends kept after autoremove, no translations, no docs, man pages
 //     or locales installed), the updates applied, the apt lists emptied.
 //   - golang:X.Y-bookworm: the same root plus the Debian packages of the
-//     official image that a Go build uses (git, gcc, libc6-dev, make,
+//     official image that a Go build uses (git, gcc, g++, libc6-dev, make,
 //     pkg-config, ca-certificates, curl, netbase), with this machine's Go
 //     mounted at /usr/local/go (its version must be X.Y) and the official
 //     image's environment (GOPATH=/go, GOTOOLCHAIN=local, PATH, WORKDIR /go).
@@ -40,11 +40,12 @@ type Bases struct {
 }
 
 // cacheVersion names the recipe: change it when the recipe changes.
-const cacheVersion = "v1"
+const cacheVersion = "v2"
 
 // golangPackages are what the golang image has (from buildpack-deps:scm
-// and its own install) that a Go build may use.
-var golangPackages = []string{"ca-certificates", "curl", "netbase", "git", "gcc", "libc6-dev", "make", "pkg-config"}
+// and its own install) that a Go build may use; left out: mercurial,
+// subversion, openssh-client, gnupg, wget, procps.
+var golangPackages = []string{"ca-certificates", "curl", "netbase", "git", "g++", "gcc", "libc6-dev", "make", "pkg-config"}
 
 const debianPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
