@@ -220,3 +220,68 @@ func TestMissingTrackComesBack(t *testing.T) {
 		t.Logf("%s: %s, EXTINF sum %v", s.uri, pr.codecs(), s.mediaTime())
 	}
 }
+
+// TestTrackDiesMidStream: a camera whose video dies in the middle of an
+// entry (payloads stop, audio goes on): after the bound the entry restarts
+// with black frames and the stream goes on with both tracks.
+func TestTrackDiesMidStream(t *testing.T) {
+	spec := fixture.WMV2()
+	spec.Duration = 12 * time.Second
+	path := clip(t, spec)
+	n := streamOf(t, path, true)
+	hdr, noVideo := withoutStream(t, path, n)
+	_, all := fixture.Packets(t, path)
+	// everything for the first 3 s, then audio only
+	var pkts [][]byte
+	var pp asf.Packet
+	for _, b := range all {
+		if pp.Unmarshal(b) == nil && pp.SendTime < 3000 {
+			pkts = append(pkts, b)
+		}
+	}
+	for _, b := range noVideo {
+		if pp.Unmarshal(b) == nil && pp.SendTime >= 3000 {
+			pkts = append(pkts, b)
+		}
+	}
+	ev := newEvents()
+	p, err := New(Options{OnEvent: ev.fn(), SegmentDuration: time.Second, SegmentCount: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	f := runLive(t, p, &itemSource{hdr: hdr, pkts: pkts}, func() { waitIdle(t, p) })
+	if len(f.errors) > 0 {
+		t.Fatalf("HTTP errors: %v", f.errors)
+	}
+	var msgs []string
+	ev.mu.Lock()
+	for _, e := range ev.all {
+		if e.Kind == event.TrackMissing {
+			msgs = append(msgs, e.Message)
+		}
+	}
+	ev.mu.Unlock()
+	t.Logf("events: %q", msgs)
+	if len(msgs) != 1 || !strings.HasPrefix(msgs[0], "video stream 1 sent no data for 5") {
+		t.Errorf("track_missing events %q, want one \"video stream 1 sent no data for 5...\"", msgs)
+	}
+	var got []string
+	for _, s := range f.streams {
+		file := s.file(t)
+		pr := ffprobe(t, file)
+		decodeCheck(t, file)
+		got = append(got, pr.codecs())
+		t.Logf("%s: %s, EXTINF sum %v", s.uri, pr.codecs(), s.mediaTime())
+		// the whole clip: what came before, the wait, the black frames
+		if mt := s.mediaTime(); mt < spec.Duration-1500*time.Millisecond {
+			t.Errorf("%s: %v of media, fed %v", s.uri, mt, spec.Duration)
+		}
+	}
+	if g := strings.Join(got, ";"); g != "video:h264;audio:aac" {
+		t.Errorf("codecs %q", g)
+	}
+	if n := ev.count(event.TranscoderStart); n != 2 {
+		t.Errorf("%d ffmpeg runs, want 2 (with video, black frames)\n%s", n, ev.dump())
+	}
+}

@@ -235,14 +235,16 @@ func (p *Pipeline) startEntry(es entryStreams) error {
 	return nil
 }
 
-// trackWatch notices a stream that an entry declares but never sends (a
-// radio that declares a slideshow it never sends, a camera whose video is
-// dead): the HLS muxer would wait for its first sample forever. When one of
-// the entry's two chosen streams got no payload while the other flowed for
-// missingTrackAfter of media time, the entry restarts without it, and the
-// transcoder fills the channel's track with black frames or silence. Should
-// the stream start later (a slideshow with rare pictures), the entry
-// restarts with it again.
+// trackWatch notices a stream that sends nothing (a radio that declares a
+// slideshow it never sends, a camera whose video died): the HLS muxer would
+// wait for its first sample forever, or cut no segment while video is
+// missing. When one of the entry's two chosen streams sent no payload for
+// missingTrackAfter of media time while the other flowed, the entry
+// restarts without it, and the transcoder fills the channel's track with
+// black frames or silence. Should the stream send again (a slideshow with
+// rare pictures, a camera back), the entry restarts with it; each such
+// return doubles the bound, so that a stream with very rare data restarts
+// ffmpeg a few times at most.
 //
 // Media time (the packets' send times) rather than wall time: a file fed
 // faster than real time and a live stream decide alike, and an upstream
@@ -254,18 +256,27 @@ type trackWatch struct {
 	active       bool
 	full         entryStreams // the entry's streams as chosen from its header
 	video, audio uint16       // their stream numbers
-	nVideo       int64        // payloads seen since the entry began
-	nAudio       int64
 	started      bool
-	first        uint32 // send time (ms) of the entry's first packet
+	lastVideo    uint32 // send time (ms) of the stream's last payload; the entry's first packet before one came
+	lastAudio    uint32
+	seenVideo    bool // a payload came since the entry began
+	seenAudio    bool
 	dropped      uint16 // the stream restarted without, waited for; 0 none
 	droppedVideo bool
+	returns      int // streams that came back: each doubles the bound
 }
 
-// missingTrackAfter is the media time after which a silent declared stream
-// counts as missing.
+// maxMissingTrackAfter caps the doubled bound.
+const maxMissingTrackAfter = 5 * time.Minute
+
+// missingTrackAfter is the media time after which a silent stream counts as
+// missing.
 func (p *Pipeline) missingTrackAfter() time.Duration {
-	return max(5*time.Second, 3*p.opts.SegmentDuration)
+	d := max(5*time.Second, 3*p.opts.SegmentDuration)
+	for range p.watch.returns {
+		d = min(2*d, maxMissingTrackAfter)
+	}
+	return d
 }
 
 // watchTracks starts watching an entry whose streams fill both channel tracks.
@@ -277,37 +288,41 @@ func (p *Pipeline) watchTracks(es entryStreams) {
 	p.watch = trackWatch{active: true, full: es, video: es.video.StreamNumber, audio: es.audio.StreamNumber}
 }
 
-// checkTracks counts the payloads of a packet (in p.pkt) for trackWatch.
+// sinceMs is the media time from send time a to b; 0 when b is before a.
+func sinceMs(a, b uint32) time.Duration {
+	d := int32(b - a) // send times wrap after 49 days
+	return time.Duration(max(d, 0)) * time.Millisecond
+}
+
+// checkTracks follows the payloads of a packet (in p.pkt) for trackWatch.
 func (p *Pipeline) checkTracks() {
 	w := &p.watch
+	if !w.active {
+		return
+	}
+	now := p.pkt.SendTime
+	if !w.started {
+		w.started, w.lastVideo, w.lastAudio = true, now, now
+	}
 	if w.dropped != 0 {
 		p.checkReturn()
 		return
 	}
-	if !w.active {
-		return
-	}
-	if !w.started {
-		w.started, w.first = true, p.pkt.SendTime
-	}
 	for i := range p.pkt.Payloads {
 		switch uint16(p.pkt.Payloads[i].StreamNumber) {
 		case w.video:
-			w.nVideo++
+			w.lastVideo, w.seenVideo = now, true
 		case w.audio:
-			w.nAudio++
+			w.lastAudio, w.seenAudio = now, true
 		}
 	}
-	after := time.Duration(p.pkt.SendTime-w.first) * time.Millisecond
-	if after < p.missingTrackAfter() || after > time.Hour { // a send time that went back is no progress
-		return
-	}
-	w.active = false
+	bound := p.missingTrackAfter()
+	gapV, gapA := sinceMs(w.lastVideo, now), sinceMs(w.lastAudio, now)
 	switch {
-	case w.nVideo == 0 && w.nAudio > 0:
-		p.dropTrack(true, after)
-	case w.nAudio == 0 && w.nVideo > 0:
-		p.dropTrack(false, after)
+	case gapV >= bound && gapA < bound/2:
+		p.dropTrack(true, gapV)
+	case gapA >= bound && gapV < bound/2:
+		p.dropTrack(false, gapA)
 	}
 }
 
@@ -322,11 +337,16 @@ func (p *Pipeline) dropTrack(video bool, after time.Duration) {
 	if p.opts.Transcode == TranscodeNever {
 		fill = "no HLS (making " + fill + " needs transcoding, which is off)"
 	}
+	what := "declared but"
+	if (video && w.seenVideo) || (!video && w.seenAudio) {
+		what = "sent"
+	}
 	after = after.Round(100 * time.Millisecond)
 	p.log.Warn("stream missing", "kind", kind, "stream", n, "after", after)
-	p.onEvent.Emit(event.TrackMissing, fmt.Sprintf("%s stream %d declared but no data for %v: %s", kind, n, after, fill),
+	p.onEvent.Emit(event.TrackMissing, fmt.Sprintf("%s stream %d %s no data for %v: %s", kind, n, what, after, fill),
 		map[string]any{"stream": n, "kind": kind, "after": after.String(), "fill": fill})
 	if p.opts.Transcode == TranscodeNever {
+		w.active = false
 		return
 	}
 	es := w.full
@@ -364,6 +384,8 @@ func (p *Pipeline) checkReturn() {
 		p.onEvent.Emit(event.TrackMissing, msg, map[string]any{"stream": w.dropped, "kind": kind, "back": true})
 		p.es = w.full
 		w.dropped = 0
+		w.returns++
+		w.lastVideo, w.lastAudio = p.pkt.SendTime, p.pkt.SendTime
 		p.restartEntry()
 		return
 	}
@@ -473,7 +495,7 @@ func (p *Pipeline) WritePacket(pkt []byte) error {
 
 // route sends a parsed packet (in p.pkt) to the direct remuxer or ffmpeg.
 func (p *Pipeline) route(b []byte, keyed bool) error {
-	if p.watch.active || p.watch.dropped != 0 {
+	if p.watch.active {
 		p.checkTracks() // may restart the entry: this packet goes to the new run
 		keyed = p.keyed(&p.pkt)
 	}
