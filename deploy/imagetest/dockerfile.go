@@ -7,6 +7,26 @@
 // The interpreter knows only the instructions that deploy/Dockerfile uses;
 // any other instruction, flag or form is an error, so that a change to the
 // Dockerfile cannot be skipped silently.
+//
+// What differs from docker build and docker run:
+//   - The base images are emulated (see Bases): a debootstrapped bookworm
+//     with the official images' settings, not the published images; the
+//     golang image mounts this machine's Go and module cache.
+//   - No layers, no build cache, no image export: every instruction changes
+//     the stage's root directory in place. Changes under a VOLUME path made
+//     after VOLUME are kept (the classic builder drops them).
+//   - RUN runs with every capability of root and no seccomp or AppArmor
+//     profile (Docker drops some capabilities); non-root users have none
+//     either way. No cgroup limits.
+//   - RUN uses the host's network, as docker build's default does; the
+//     container gets a network namespace with only loopback, its published
+//     port forwarded from a host loopback port into the namespace's
+//     127.0.0.1 (docker-proxy forwards to the container's bridge address);
+//     no outbound network. /etc/resolv.conf is the host's; /etc/hosts is the
+//     image's.
+//   - COPY gives uid and gid 0 and keeps modes, not times; .dockerignore
+//     without character classes; no --chown, --chmod, --link, ADD, ARG,
+//     HEALTHCHECK, SHELL, LABEL, parser directives.
 package imagetest
 
 import (

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net/http"
 	"os"
@@ -24,8 +26,10 @@ import (
 func TestMain(m *testing.M) {
 	MaybeHelper()
 	code := m.Run()
-	if buildDir != "" {
+	if buildDir != "" && os.Getenv("MMSGATE_IMAGETEST_KEEP") == "" {
 		os.RemoveAll(buildDir)
+	} else if buildDir != "" {
+		fmt.Fprintln(os.Stderr, "imagetest: kept the stage roots in", buildDir)
 	}
 	os.Exit(code)
 }
@@ -278,6 +282,29 @@ func TestDockerRun(t *testing.T) {
 		t.Fatalf("STOPSIGNAL %q: the gateway shuts down gracefully on SIGTERM", c.StopSignal)
 	}
 
+	// Multi-stage: the final image has the binary, static as the
+	// Dockerfile says, and neither the toolchain nor the sources.
+	bin, err := resolveIn(img.Root, c.Entrypoint[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef, err := elf.Open(bin)
+	if err != nil {
+		t.Fatalf("ENTRYPOINT %s: %v", c.Entrypoint[0], err)
+	}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_INTERP {
+			t.Errorf("ENTRYPOINT %s is dynamically linked", c.Entrypoint[0])
+		}
+	}
+	ef.Close()
+	for _, p := range []string{"/src", "/usr/local/go", "/go"} {
+		if _, err := os.Stat(filepath.Join(img.Root, p)); err == nil {
+			t.Errorf("the final image has %s", p)
+		}
+	}
+	t.Logf("final image: %d MB", treeSize(t, img.Root)>>20)
+
 	var out logFile
 	ct, err := img.Start(RunOptions{Publish: 8080, VolumeDir: t.TempDir(), Output: &out})
 	if err != nil {
@@ -391,4 +418,35 @@ func helpFlags(t *testing.T, img *Image) (flags, envs map[string]bool) {
 		t.Fatalf("gateway -help listed %d flags:\n%s", len(flags), out.tail(40))
 	}
 	return flags, envs
+}
+
+// treeSize is the size of the files under root, hard links counted once
+// (Mesa's drivers are one file under many names).
+func treeSize(t *testing.T, root string) int64 {
+	t.Helper()
+	var n int64
+	seen := map[uint64]bool{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			if st, ok := info.Sys().(*syscall.Stat_t); ok && st.Nlink > 1 {
+				if seen[st.Ino] {
+					return nil
+				}
+				seen[st.Ino] = true
+			}
+			n += info.Size()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
