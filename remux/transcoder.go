@@ -173,11 +173,11 @@ func (t *transcoder) work() {
 			<-run.done
 		}
 		t.exited(run, reason)
-		run = nil
-		t.setCurrent(nil)
 		if graceful && tail {
 			t.hls.endRun()
 		}
+		run = nil
+		t.setCurrent(nil) // after endRun: no current run means all its media is out
 	}
 	// crashed handles a run that ended on its own or was killed by the watchdog.
 	crashed := func() {

@@ -203,6 +203,9 @@ func (d *tsDemuxer) packet(p []byte) error {
 		discontinuity = n > 0 && p[5]&0x80 != 0
 		payload = p[5+n:]
 	}
+	if len(payload) == 0 {
+		return nil // the adaptation field took the whole packet
+	}
 	switch {
 	case d.haveTracks && pid == d.video.pid:
 		return d.pes(&d.video, pusi, cc, discontinuity, payload)
