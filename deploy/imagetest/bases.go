@@ -25,7 +25,9 @@ import (
 //     official image that a Go build uses (git, gcc, g++, libc6-dev, make,
 //     pkg-config, ca-certificates, curl, netbase), with this machine's Go
 //     mounted at /usr/local/go (its version must be X.Y) and the official
-//     image's environment (GOPATH=/go, GOTOOLCHAIN=local, PATH, WORKDIR /go).
+//     image's environment (GOPATH=/go, GOTOOLCHAIN=local, PATH, WORKDIR /go);
+//     the module cache is the host's, the build cache (root's) one kept in
+//     CacheDir.
 //
 // The roots are kept as tarballs in CacheDir, rebuilt after MaxAge.
 type Bases struct {
@@ -88,6 +90,13 @@ func (b *Bases) Root(ctx context.Context, ref, dir string) (*Image, error) {
 		if b.GoModCache != "" {
 			img.binds = append(img.binds, Bind{Src: b.GoModCache, Dst: "/go/pkg/mod"})
 		}
+		// Go's build cache, kept between runs as BuildKit's cache mounts
+		// keep it: it is keyed by content, so the binary is the same.
+		gocache := filepath.Join(b.CacheDir, "go-build")
+		if err := os.MkdirAll(gocache, 0o755); err != nil {
+			return nil, err
+		}
+		img.binds = append(img.binds, Bind{Src: gocache, Dst: "/root/.cache/go-build"})
 		for _, d := range []string{"go/src", "go/bin"} {
 			if err := os.MkdirAll(filepath.Join(dir, d), 0o1777); err != nil {
 				return nil, err

@@ -11,8 +11,9 @@
 // What differs from docker build and docker run:
 //   - The base images are emulated (see Bases): a debootstrapped bookworm
 //     with the official images' settings, not the published images; the
-//     golang image mounts this machine's Go and module cache.
-//   - No layers, no build cache, no image export: every instruction changes
+//     golang image mounts this machine's Go, its module cache and a
+//     build cache kept between runs (BuildKit cache mounts do the same).
+//   - No layers, no layer cache, no image export: every instruction changes
 //     the stage's root directory in place. Changes under a VOLUME path made
 //     after VOLUME are kept (the classic builder drops them).
 //   - RUN runs with every capability of root and no seccomp or AppArmor

@@ -38,6 +38,7 @@ type procSpec struct {
 	ReadOnlyRoot bool
 	Net          bool // own network namespace: bring lo up
 	NoNewPrivs   bool // Kubernetes allowPrivilegeEscalation: false
+	Gate         bool // wait for a byte on fd 3 before exec
 	UID, GID     int
 	Groups       []int
 	Dir          string
@@ -180,6 +181,13 @@ func enter(s procSpec) error {
 	bin, err := lookPath(s.Argv[0], s.Env)
 	if err != nil {
 		return err
+	}
+	if s.Gate {
+		gate := os.NewFile(3, "gate")
+		if n, err := gate.Read(make([]byte, 1)); n != 1 {
+			return fmt.Errorf("gate: %v", err)
+		}
+		gate.Close()
 	}
 	return fmt.Errorf("exec %s: %w", bin, syscall.Exec(bin, s.Argv, s.Env))
 }

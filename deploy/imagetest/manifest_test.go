@@ -3,8 +3,11 @@ package imagetest
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"fmt"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mmsgate/mmsgate/store"
 )
 
 // node walks a parsed YAML value: maps by key, lists by index.
@@ -88,47 +93,56 @@ func secretValue(t *testing.T, objs map[string]any, ref any) string {
 	return v
 }
 
-// TestKubernetes checks deploy/kubernetes against the image (port, probes,
-// data path, user, flags and variables the gateway knows), then runs the
-// image as the Deployment's pod would: its args and env, its user and
-// fsGroup, a read-only root with /tmp and an empty /data volume, probes on
-// the container port, a clean exit on termination.
-func TestKubernetes(t *testing.T) {
-	objs, text := manifests(t)
-	img := buildImage(t)
-	flags, envs := helpFlags(t, img)
+// kubePod is the Deployment's pod as the tests read it.
+type kubePod struct {
+	pod, c    any
+	args, env []string
+	data      string            // the gateway's data directory
+	mounts    map[string]string // mountPath -> volume name
+	vols      map[string]any
+	runAs     string
+	fsGroup   int
+	uid       int
+	portOf    func(string) string // a named container port's number
+	exposed   string
+}
 
+// readPod checks the Deployment against the image (port, probes' port,
+// data path, user, flags and variables the gateway knows) and returns it.
+func readPod(t *testing.T, objs map[string]any, text string, img *Image) *kubePod {
+	t.Helper()
+	flags, envs := helpFlags(t, img)
 	dep := objs["Deployment/mmsgate"]
 	if dep == nil {
 		t.Fatal("no Deployment mmsgate")
 	}
-	pod := node(dep, "spec", "template", "spec")
+	p := &kubePod{pod: node(dep, "spec", "template", "spec"), mounts: map[string]string{}, vols: map[string]any{}}
 	labels, _ := node(dep, "spec", "template", "metadata", "labels").(map[string]any)
 	for k, v := range node(dep, "spec", "selector", "matchLabels").(map[string]any) {
 		if labels[k] != v {
 			t.Errorf("selector %s=%v does not match the pod labels %v", k, v, labels)
 		}
 	}
-	cs := list(pod, "containers")
+	cs := list(p.pod, "containers")
 	if len(cs) != 1 {
 		t.Fatalf("%d containers, want 1", len(cs))
 	}
-	c := cs[0]
+	p.c = cs[0]
 
 	// The container port is the one the image exposes.
 	ports := map[string]string{}
-	for _, p := range list(c, "ports") {
-		ports[str(p, "name")] = str(p, "containerPort")
+	for _, cp := range list(p.c, "ports") {
+		ports[str(cp, "name")] = str(cp, "containerPort")
 	}
-	exposed := strings.TrimSuffix(img.Config.Exposed[0], "/tcp")
-	if ports["http"] != exposed {
-		t.Fatalf("containerPort http=%q, the image exposes %s", ports["http"], exposed)
+	p.exposed = strings.TrimSuffix(img.Config.Exposed[0], "/tcp")
+	if ports["http"] != p.exposed {
+		t.Fatalf("containerPort http=%q, the image exposes %s", ports["http"], p.exposed)
 	}
-	portOf := func(p string) string {
-		if n, ok := ports[p]; ok {
+	p.portOf = func(name string) string {
+		if n, ok := ports[name]; ok {
 			return n
 		}
-		return p
+		return name
 	}
 	svc := objs["Service/mmsgate"]
 	for k, v := range node(svc, "spec", "selector").(map[string]any) {
@@ -136,17 +150,21 @@ func TestKubernetes(t *testing.T) {
 			t.Errorf("Service selector %s=%v does not match the pod labels", k, v)
 		}
 	}
-	for _, p := range list(svc, "spec", "ports") {
-		if portOf(str(p, "targetPort")) != exposed {
-			t.Errorf("Service targetPort %q is not the container port %s", str(p, "targetPort"), exposed)
+	for _, sp := range list(svc, "spec", "ports") {
+		if p.portOf(str(sp, "targetPort")) != p.exposed {
+			t.Errorf("Service targetPort %q is not the container port %s", str(sp, "targetPort"), p.exposed)
+		}
+	}
+	for _, probe := range []string{"readinessProbe", "livenessProbe"} {
+		if port := str(p.c, probe, "httpGet", "port"); p.portOf(port) != p.exposed {
+			t.Errorf("%s port %q is not the container port", probe, port)
 		}
 	}
 
 	// Flags and variables exist in the gateway.
-	var args []string
-	for _, a := range list(c, "args") {
+	for _, a := range list(p.c, "args") {
 		s, _ := a.(string)
-		args = append(args, s)
+		p.args = append(p.args, s)
 		name, _, _ := strings.Cut(strings.TrimLeft(s, "-"), "=")
 		if strings.HasPrefix(s, "-") && !flags[name] {
 			t.Errorf("args: gateway has no flag %s", s)
@@ -157,39 +175,24 @@ func TestKubernetes(t *testing.T) {
 			t.Errorf("deploy/kubernetes names %s, which the gateway does not read", m)
 		}
 	}
-	var env []string
-	for _, e := range list(c, "env") {
-		v := str(e, "value")
-		if ref := node(e, "valueFrom", "secretKeyRef"); ref != nil {
-			v = secretValue(t, objs, ref)
-		}
-		env = append(env, str(e, "name")+"="+v)
-	}
+	p.env = envOf(t, objs, list(p.c, "env"))
 
-	// The data volume is where the image keeps its data, from a PVC that
-	// the manifests define.
-	data, _ := lookup(img.Config.Env, "MMSGATE_DATA")
-	if v, ok := lookup(env, "MMSGATE_DATA"); ok {
-		data = v
+	// The data volume is where the image keeps its data.
+	p.data, _ = lookup(img.Config.Env, "MMSGATE_DATA")
+	if v, ok := lookup(p.env, "MMSGATE_DATA"); ok {
+		p.data = v
 	}
-	mounts := map[string]string{}
-	for _, m := range list(c, "volumeMounts") {
-		mounts[str(m, "mountPath")] = str(m, "name")
+	for _, m := range list(p.c, "volumeMounts") {
+		p.mounts[str(m, "mountPath")] = str(m, "name")
 	}
-	vols := map[string]any{}
-	for _, v := range list(pod, "volumes") {
-		vols[str(v, "name")] = v
+	for _, v := range list(p.pod, "volumes") {
+		p.vols[str(v, "name")] = v
 	}
-	dataVol := vols[mounts[data]]
-	if dataVol == nil {
-		t.Fatalf("no volume mounted at the data directory %s (mounts %v)", data, mounts)
+	if p.vols[p.mounts[p.data]] == nil {
+		t.Fatalf("no volume mounted at the data directory %s (mounts %v)", p.data, p.mounts)
 	}
-	claim := str(dataVol, "persistentVolumeClaim", "claimName")
-	if objs["PersistentVolumeClaim/"+claim] == nil {
-		t.Fatalf("data volume: no PersistentVolumeClaim %q in deploy/kubernetes", claim)
-	}
-	if !contains(img.Config.Volumes, data) {
-		t.Errorf("the data directory %s is not a VOLUME of the image %v", data, img.Config.Volumes)
+	if !contains(img.Config.Volumes, p.data) {
+		t.Errorf("the data directory %s is not a VOLUME of the image %v", p.data, img.Config.Volumes)
 	}
 
 	// The pod's user is the image's.
@@ -197,48 +200,60 @@ func TestKubernetes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	runAs := str(pod, "securityContext", "runAsUser")
-	if runAs != "" && runAs != strconv.Itoa(u.uid) {
-		t.Fatalf("runAsUser %q, the image's user %s is %d", runAs, img.Config.User, u.uid)
+	p.uid = u.uid
+	p.runAs = str(p.pod, "securityContext", "runAsUser")
+	if p.runAs != "" && p.runAs != strconv.Itoa(u.uid) {
+		t.Fatalf("runAsUser %q, the image's user %s is %d", p.runAs, img.Config.User, u.uid)
 	}
-	fsGroup, err := strconv.Atoi(str(pod, "securityContext", "fsGroup"))
-	if err != nil {
+	if p.fsGroup, err = strconv.Atoi(str(p.pod, "securityContext", "fsGroup")); err != nil {
 		t.Fatalf("fsGroup: %v", err)
 	}
-	if fsGroup != u.gid {
-		t.Errorf("fsGroup %d is not the image user's group %d", fsGroup, u.gid)
+	if p.fsGroup != u.gid {
+		t.Errorf("fsGroup %d is not the image user's group %d", p.fsGroup, u.gid)
 	}
-	if str(pod, "securityContext", "runAsNonRoot") == "true" && runAs == "" {
+	if str(p.pod, "securityContext", "runAsNonRoot") == "true" && p.runAs == "" {
 		// The kubelet checks the image's USER, which must be numeric.
 		if n, err := strconv.Atoi(strings.Split(img.Config.User, ":")[0]); err != nil || n == 0 {
 			t.Errorf("runAsNonRoot without runAsUser: the image's USER %q cannot pass", img.Config.User)
 		}
 	}
+	return p
+}
 
-	// Run it as the kubelet would.
-	opts := RunOptions{Args: args, Env: env, User: runAs, Groups: []int{fsGroup}, Publish: 8080, Output: &logFile{},
-		ReadOnlyRoot: str(c, "securityContext", "readOnlyRootFilesystem") == "true",
-		NoNewPrivs:   str(c, "securityContext", "allowPrivilegeEscalation") == "false", VolumeDir: t.TempDir()}
-	pvc := filepath.Join(t.TempDir(), "pvc")
-	// A new PVC is empty; fsGroup makes it group-owned and setgid.
-	if err := os.Mkdir(pvc, 0o775); err != nil {
-		t.Fatal(err)
+// envOf resolves a container's env list, secretKeyRefs from the Secrets in
+// the manifests.
+func envOf(t *testing.T, objs map[string]any, entries []any) []string {
+	t.Helper()
+	var env []string
+	for _, e := range entries {
+		v := str(e, "value")
+		if ref := node(e, "valueFrom", "secretKeyRef"); ref != nil {
+			v = secretValue(t, objs, ref)
+		}
+		env = append(env, str(e, "name")+"="+v)
 	}
-	if err := os.Chown(pvc, 0, fsGroup); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(pvc, 0o2775|os.ModeSetgid); err != nil {
-		t.Fatal(err)
-	}
-	for path, name := range mounts {
-		v := vols[name]
+	return env
+}
+
+// start runs the image as the kubelet would run the pod: args, env, user,
+// fsGroup, read-only root, no privilege escalation, each volume mount
+// (pvc is bound at the data directory when the data volume is a PVC;
+// emptyDirs are tmpfs), probes on the container port until both pass.
+func (p *kubePod) start(t *testing.T, img *Image, pvc string, forwardIn [][2]string) *Container {
+	t.Helper()
+	opts := RunOptions{Args: p.args, Env: p.env, User: p.runAs, Groups: []int{p.fsGroup}, Publish: 8080,
+		Output: &logFile{}, VolumeDir: t.TempDir(), ForwardIn: forwardIn,
+		ReadOnlyRoot: str(p.c, "securityContext", "readOnlyRootFilesystem") == "true",
+		NoNewPrivs:   str(p.c, "securityContext", "allowPrivilegeEscalation") == "false"}
+	for path, name := range p.mounts {
+		v := p.vols[name]
 		switch {
-		case path == data:
+		case node(v, "persistentVolumeClaim") != nil && path == p.data && pvc != "":
 			opts.Binds = append(opts.Binds, Bind{Src: pvc, Dst: path})
 		case node(v, "emptyDir") != nil:
 			opts.Tmpfs = append(opts.Tmpfs, path)
 		default:
-			t.Fatalf("volume %s: neither the data PVC nor an emptyDir", name)
+			t.Fatalf("volume %s at %s: neither the data PVC nor an emptyDir", name, path)
 		}
 	}
 	out := opts.Output.(*logFile)
@@ -246,9 +261,10 @@ func TestKubernetes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stopped := false
 	t.Cleanup(func() {
-		if !stopped {
+		select {
+		case <-ct.Exited():
+		default:
 			ct.Kill()
 		}
 		if t.Failed() {
@@ -256,12 +272,9 @@ func TestKubernetes(t *testing.T) {
 		}
 	})
 	for _, probe := range []string{"readinessProbe", "livenessProbe"} {
-		h := node(c, probe, "httpGet")
-		if portOf(str(h, "port")) != exposed {
-			t.Fatalf("%s port %q is not the container port", probe, str(h, "port"))
-		}
-		url := "http://" + ct.Addr() + str(h, "path")
-		eventually(t, probe+" "+str(h, "path"), 2*time.Minute, ct, func() string {
+		path := str(p.c, probe, "httpGet", "path")
+		url := "http://" + ct.Addr() + path
+		eventually(t, probe+" "+path, 2*time.Minute, ct, func() string {
 			if code, body := get(t, url); code != http.StatusOK {
 				return fmt.Sprintf("%d %s", code, body)
 			}
@@ -270,11 +283,11 @@ func TestKubernetes(t *testing.T) {
 	}
 	// The emulated kubelet did what the manifest says.
 	st := procStatus(t, ct.Pid())
-	if uid := strings.Fields(st["Uid"]); len(uid) == 0 || uid[0] != strconv.Itoa(u.uid) {
+	if uid := strings.Fields(st["Uid"]); len(uid) == 0 || uid[0] != strconv.Itoa(p.uid) {
 		t.Errorf("the process runs as uid %q", st["Uid"])
 	}
-	if !contains(strings.Fields(st["Groups"]), strconv.Itoa(fsGroup)) {
-		t.Errorf("fsGroup %d is not among the process's groups %q", fsGroup, st["Groups"])
+	if !contains(strings.Fields(st["Groups"]), strconv.Itoa(p.fsGroup)) {
+		t.Errorf("fsGroup %d is not among the process's groups %q", p.fsGroup, st["Groups"])
 	}
 	if opts.NoNewPrivs && st["NoNewPrivs"] != "1" {
 		t.Errorf("allowPrivilegeEscalation false, NoNewPrivs %q", st["NoNewPrivs"])
@@ -282,10 +295,54 @@ func TestKubernetes(t *testing.T) {
 	if opts.ReadOnlyRoot && !rootReadOnly(t, ct.Pid()) {
 		t.Error("readOnlyRootFilesystem, but / is writable")
 	}
+	return ct
+}
+
+// stop is the pod's termination: STOPSIGNAL, then exit 0 within
+// terminationGracePeriodSeconds.
+func (p *kubePod) stop(t *testing.T, img *Image, ct *Container) {
+	t.Helper()
+	grace, err := strconv.Atoi(str(p.pod, "terminationGracePeriodSeconds"))
+	if err != nil {
+		grace = 30
+	}
+	sig, _ := ParseSignal(img.Config.StopSignal)
+	if err := ct.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(grace)*time.Second)
+	defer cancel()
+	if code, err := ct.Wait(ctx); err != nil || code != 0 {
+		t.Fatalf("termination: exit %d, %v (grace %ds)", code, err, grace)
+	}
+}
+
+// TestKubernetes checks deploy/kubernetes against the image, then runs
+// the image as the Deployment's pod: SQLite on a new (empty) PVC.
+func TestKubernetes(t *testing.T) {
+	objs, text := manifests(t)
+	img := buildImage(t)
+	p := readPod(t, objs, text, img)
+	claim := str(p.vols[p.mounts[p.data]], "persistentVolumeClaim", "claimName")
+	if objs["PersistentVolumeClaim/"+claim] == nil {
+		t.Fatalf("data volume: no PersistentVolumeClaim %q in deploy/kubernetes", claim)
+	}
+	// A new PVC is empty; fsGroup makes it group-owned and setgid.
+	pvc := filepath.Join(t.TempDir(), "pvc")
+	if err := os.Mkdir(pvc, 0o775); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(pvc, 0, p.fsGroup); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(pvc, 0o2775|os.ModeSetgid); err != nil {
+		t.Fatal(err)
+	}
+	ct := p.start(t, img, pvc, nil)
 	if _, err := os.Stat(filepath.Join(pvc, "mmsgate.db")); err != nil {
 		t.Fatalf("the SQLite database is not on the PVC: %v", err)
 	}
-	if tok, _ := lookup(env, "MMSGATE_API_TOKEN"); tok != "" {
+	if tok, _ := lookup(p.env, "MMSGATE_API_TOKEN"); tok != "" {
 		req, _ := http.NewRequest(http.MethodDelete, "http://"+ct.Addr()+"/api/v1/channels/none", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := http.DefaultClient.Do(req)
@@ -297,22 +354,69 @@ func TestKubernetes(t *testing.T) {
 			t.Fatalf("the token from the Secret is refused: %s", resp.Status)
 		}
 	}
+	p.stop(t, img, ct)
+}
 
-	grace, err := strconv.Atoi(str(pod, "terminationGracePeriodSeconds"))
+// TestKubernetesPostgres follows the instructions in postgres-secret.yaml:
+// its commented env entry (read as YAML) added to the container, the data
+// volume an emptyDir, the Secret's URL pointed at the test PostgreSQL
+// (reached from inside the pod's network at the same address).
+func TestKubernetesPostgres(t *testing.T) {
+	objs, text := manifests(t)
+	b, err := os.ReadFile("../kubernetes/postgres-secret.yaml")
 	if err != nil {
-		grace = 30
-	}
-	sig, _ := ParseSignal(img.Config.StopSignal)
-	if err := ct.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(grace)*time.Second)
-	defer cancel()
-	code, err := ct.Wait(ctx)
-	stopped = err == nil
-	if err != nil || code != 0 {
-		t.Fatalf("termination: exit %d, %v (grace %ds)", code, err, grace)
+	var snippet strings.Builder
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "#   "); ok {
+			snippet.WriteString(rest + "\n")
+		}
 	}
+	docs, err := ParseYAML(snippet.String())
+	if err != nil || len(docs) != 1 || len(list(docs[0])) != 1 {
+		t.Fatalf("postgres-secret.yaml: the env entry in its comment: %v\n%s", err, snippet.String())
+	}
+	entry := list(docs[0])[0]
+	if str(entry, "name") != "MMSGATE_DATABASE_URL" {
+		t.Fatalf("postgres-secret.yaml tells to set %q", str(entry, "name"))
+	}
+	secretValue(t, objs, node(entry, "valueFrom", "secretKeyRef")) // the Secret and key exist
+
+	base := os.Getenv("MMSGATE_TEST_POSTGRES_URL")
+	if base == "" {
+		t.Skip("MMSGATE_TEST_POSTGRES_URL is not set (.ci/run sets it after starting PostgreSQL)")
+	}
+	img := buildImage(t)
+	dbURL := store.PostgresTestURL(t) // a schema of its own
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil {
+		t.Fatalf("MMSGATE_TEST_POSTGRES_URL: host %q: want an IP address to forward", u.Hostname())
+	}
+	p := readPod(t, objs, text, img)
+	p.env = append(p.env, "MMSGATE_DATABASE_URL="+dbURL)
+	p.vols[p.mounts[p.data]] = map[string]any{"emptyDir": map[string]any{}}
+	ct := p.start(t, img, "", [][2]string{{u.Host, u.Host}})
+
+	db, err := sql.Open("pgx", dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var tables int
+	if err := db.QueryRow(`SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()`).Scan(&tables); err != nil {
+		t.Fatal(err)
+	}
+	if tables == 0 {
+		t.Fatal("the gateway made no tables in PostgreSQL")
+	}
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/root%s/mmsgate.db", ct.Pid(), p.data)); err == nil {
+		t.Fatal("with MMSGATE_DATABASE_URL the gateway still made a SQLite file")
+	}
+	p.stop(t, img, ct)
 }
 
 // TestSystemdUnit checks deploy/systemd/mmsgate.service against the

@@ -19,29 +19,31 @@ import (
 
 // RunOptions are the docker run options that the tests use.
 type RunOptions struct {
-	Args         []string // replace CMD (arguments after the image name)
-	Env          []string // -e K=V
-	ReadOnlyRoot bool     // --read-only (Kubernetes readOnlyRootFilesystem)
-	NoNewPrivs   bool     // --security-opt no-new-privileges (allowPrivilegeEscalation: false)
-	Tmpfs        []string // --tmpfs (Kubernetes emptyDir)
-	User         string   // --user; "" keeps the image's USER
-	Binds        []Bind   // -v host:container; a VOLUME under one gets no anonymous volume
-	Groups       []int    // --group-add (Kubernetes fsGroup)
-	Publish      int      // container port published on a host loopback port (-p)
-	VolumeDir    string   // where the anonymous volumes of VOLUME live
+	Args         []string    // replace CMD (arguments after the image name)
+	Env          []string    // -e K=V
+	ReadOnlyRoot bool        // --read-only (Kubernetes readOnlyRootFilesystem)
+	NoNewPrivs   bool        // --security-opt no-new-privileges (allowPrivilegeEscalation: false)
+	Tmpfs        []string    // --tmpfs (Kubernetes emptyDir)
+	User         string      // --user; "" keeps the image's USER
+	Binds        []Bind      // -v host:container; a VOLUME under one gets no anonymous volume
+	Groups       []int       // --group-add (Kubernetes fsGroup)
+	Publish      int         // container port published on a host loopback port (-p)
+	ForwardIn    [][2]string // {container address, host address}: a host service reachable inside
+	VolumeDir    string      // where the anonymous volumes of VOLUME live
 	Output       io.Writer
 }
 
 // Container is a running image: its entrypoint as PID 1 of its own PID,
 // mount and network namespaces.
 type Container struct {
-	cmd     *exec.Cmd
-	done    chan struct{}
-	err     error
-	netns   *os.File
-	ln      net.Listener
-	Volumes map[string]string // VOLUME path -> host directory
-	wg      sync.WaitGroup
+	cmd       *exec.Cmd
+	done      chan struct{}
+	err       error
+	netns     *os.File
+	ln        net.Listener      // the published port
+	listeners []net.Listener    // every forwarder
+	Volumes   map[string]string // VOLUME path -> host directory
+	wg        sync.WaitGroup
 }
 
 // Start runs the image as docker run does: ENTRYPOINT + CMD (or
@@ -96,12 +98,21 @@ func (img *Image) Start(opts RunOptions) (*Container, error) {
 		c.Volumes[v] = dir
 		spec.Binds = append(spec.Binds, Bind{Src: dir, Dst: v})
 	}
+	spec.Gate = true
 	cmd, err := command(spec)
 	if err != nil {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = opts.Output, opts.Output
+	// The entrypoint waits at the gate until the ports are forwarded.
+	gateR, gateW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer gateW.Close()
+	cmd.ExtraFiles = []*os.File{gateR}
 	done, err := start(cmd)
+	gateR.Close()
 	if err != nil {
 		return nil, err
 	}
@@ -120,6 +131,16 @@ func (img *Image) Start(opts RunOptions) (*Container, error) {
 			return nil, err
 		}
 	}
+	for _, f := range opts.ForwardIn {
+		if err := c.forwardIn(f[0], f[1]); err != nil {
+			c.Kill()
+			return nil, err
+		}
+	}
+	if _, err := gateW.Write([]byte{1}); err != nil {
+		c.Kill()
+		return nil, fmt.Errorf("starting the entrypoint: %w", err)
+	}
 	return c, nil
 }
 
@@ -134,6 +155,66 @@ func (c *Container) publish(port int) error {
 		return err
 	}
 	c.ln = ln
+	c.listeners = append(c.listeners, ln)
+	target := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	c.serve(ln, func() (net.Conn, error) { return c.dial(target) })
+	return nil
+}
+
+// dial connects to addr in the container's network namespace.
+func (c *Container) dial(addr string) (net.Conn, error) {
+	var conn net.Conn
+	err := c.inNetns(func() (err error) {
+		conn, err = net.DialTimeout("tcp", addr, 10*time.Second)
+		return err
+	})
+	return conn, err
+}
+
+// inNetns runs f on a thread that entered the container's network
+// namespace: the sockets f makes belong to it.
+func (c *Container) inNetns(f func() error) error {
+	ch := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			ch <- err
+			return
+		}
+		defer self.Close()
+		if _, _, e := syscall.RawSyscall(sysSetns, c.netns.Fd(), syscall.CLONE_NEWNET, 0); e != 0 {
+			ch <- fmt.Errorf("setns: %w", e)
+			return
+		}
+		ch <- f()
+		// Back to the host's namespace, and the thread to the runtime;
+		// should that fail, the goroutine ends locked and the runtime ends
+		// the thread.
+		if _, _, e := syscall.RawSyscall(sysSetns, self.Fd(), syscall.CLONE_NEWNET, 0); e == 0 {
+			runtime.UnlockOSThread()
+		}
+	}()
+	return <-ch
+}
+
+// forwardIn makes addr in the container reach hostAddr: a service of the
+// host (PostgreSQL, say) seen from inside at an address of its own.
+func (c *Container) forwardIn(addr, hostAddr string) error {
+	var ln net.Listener
+	if err := c.inNetns(func() (err error) {
+		ln, err = net.Listen("tcp", addr)
+		return err
+	}); err != nil {
+		return fmt.Errorf("forward %s: %w", addr, err)
+	}
+	c.listeners = append(c.listeners, ln)
+	c.serve(ln, func() (net.Conn, error) { return net.DialTimeout("tcp", hostAddr, 10*time.Second) })
+	return nil
+}
+
+// serve accepts on ln and joins each connection to one from dial.
+func (c *Container) serve(ln net.Listener, dial func() (net.Conn, error)) {
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -146,7 +227,7 @@ func (c *Container) publish(port int) error {
 			go func() {
 				defer c.wg.Done()
 				defer in.Close()
-				out, err := c.dial(net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+				out, err := dial()
 				if err != nil {
 					return
 				}
@@ -159,40 +240,6 @@ func (c *Container) publish(port int) error {
 			}()
 		}
 	}()
-	return nil
-}
-
-// dial connects to addr in the container's network namespace: the socket
-// is made on a thread that entered the namespace for the dial.
-func (c *Container) dial(addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		self, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			ch <- result{nil, err}
-			return
-		}
-		defer self.Close()
-		if _, _, e := syscall.RawSyscall(sysSetns, c.netns.Fd(), syscall.CLONE_NEWNET, 0); e != 0 {
-			ch <- result{nil, fmt.Errorf("setns: %w", e)}
-			return
-		}
-		conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
-		ch <- result{conn, err}
-		// Back to the host's namespace, and the thread to the runtime;
-		// should that fail, the goroutine ends locked and the runtime ends
-		// the thread.
-		if _, _, e := syscall.RawSyscall(sysSetns, self.Fd(), syscall.CLONE_NEWNET, 0); e == 0 {
-			runtime.UnlockOSThread()
-		}
-	}()
-	r := <-ch
-	return r.c, r.err
 }
 
 // Pid is the host PID of the container's PID 1.
@@ -235,8 +282,8 @@ func (c *Container) Kill() {
 }
 
 func (c *Container) close() {
-	if c.ln != nil {
-		c.ln.Close()
+	for _, ln := range c.listeners {
+		ln.Close()
 	}
 	c.wg.Wait()
 	if c.netns != nil {
