@@ -248,8 +248,8 @@ func (c *Container) Pid() int { return c.cmd.Process.Pid }
 // Signal sends sig to the container's PID 1.
 func (c *Container) Signal(sig os.Signal) error { return c.cmd.Process.Signal(sig) }
 
-// Wait waits up to timeout for the container to exit and returns its exit
-// code.
+// Wait waits until the container exits or ctx ends and returns its exit
+// code (128+n when killed by signal n, as docker reports it).
 func (c *Container) Wait(ctx context.Context) (int, error) {
 	select {
 	case <-c.done:
