@@ -238,7 +238,7 @@ func (t *transcoder) work() {
 				idleFor = max(t.opts.IdleTimeout, 4*in.packetInterval)
 			case it.flush:
 				end(true, true, "upstream gone")
-				if run == nil && crashedRun {
+				if crashedRun { // no run was left to end
 					t.hls.endRun()
 				}
 				crashedRun = false
