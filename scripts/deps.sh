@@ -13,6 +13,7 @@ if [ "${1:-}" = "--test" ]; then
 	command -v ip >/dev/null 2>&1 || need+=(iproute2)
 	command -v chromium >/dev/null 2>&1 || need+=(chromium)
 	command -v pg_ctlcluster >/dev/null 2>&1 || need+=(postgresql)
+	command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 # de-duplicate
