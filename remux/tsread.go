@@ -25,6 +25,9 @@ const (
 	// tsMaxPES bounds one PES packet being reassembled: an access unit no
 	// decoder accepts (mediacommon's limit for H.264) plus a header.
 	tsMaxPES = h264.MaxAccessUnitSize + 1024
+	// tsAudioSlab is the size of the chunks audio AUs are copied into:
+	// about 1.5 s of 96 kbit/s AAC.
+	tsAudioSlab = 16 << 10
 	// tsMaxResync is how much garbage is skipped looking for the sync byte
 	// before the stream is declared unreadable.
 	tsMaxResync = 1 << 20
@@ -71,6 +74,7 @@ type tsDemuxer struct {
 	nalus   [][]byte // reused for every video access unit
 	sps     []byte   // the last SPS, copied: never written again
 	aus     [][]byte // reused for every audio PES
+	slab    []byte   // where audio AUs are copied to (see audioPES)
 	conf    mpeg4audio.AudioSpecificConfig
 	confSet bool
 }
@@ -552,11 +556,15 @@ func (d *tsDemuxer) audioPES(pts int64, data []byte) error {
 	if !d.confSet {
 		d.conf, d.confSet = first, true
 	}
-	// one copy per PES: the PES buffer is reused, gohlslib keeps the AUs
-	out := make([]byte, 0, total)
+	// the PES buffer is reused, but gohlslib keeps the AUs: they are copied
+	// to a slab whose bytes are never written twice (a slab stays alive as
+	// long as gohlslib keeps one of its AUs, about a segment's worth)
+	if cap(d.slab)-len(d.slab) < total {
+		d.slab = make([]byte, 0, max(tsAudioSlab, total))
+	}
 	for i, au := range aus {
-		out = append(out, au...)
-		aus[i] = out[len(out)-len(au):]
+		d.slab = append(d.slab, au...)
+		aus[i] = d.slab[len(d.slab)-len(au) : len(d.slab) : len(d.slab)]
 	}
 	return d.onAAC(&d.conf, pts, aus)
 }
