@@ -112,7 +112,10 @@ func TestRolloverToMMSH(t *testing.T) {
 	if n := len(evs.kinds(event.Error)); n != 0 {
 		t.Errorf("%d error events for a session that plays", n)
 	}
-	want := []string{mmsAddr, mmsAddr, "127.0.0.1:" + strconv.Itoa(port)}
+	// MMSH: Describe and Play on one connection, then the Log request
+	// after $E on a new one (MS-WMSP 3.1.5.13, non-pipelined mode).
+	httpAddr := "127.0.0.1:" + strconv.Itoa(port)
+	want := []string{mmsAddr, mmsAddr, httpAddr, httpAddr}
 	dials.mu.Lock()
 	if strings.Join(dials.addrs, " ") != strings.Join(want, " ") {
 		t.Errorf("dialed %v, want %v", dials.addrs, want)
