@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -137,6 +139,9 @@ func TestEndRunClosesLastSegment(t *testing.T) {
 				if pr := ffprobe(t, s.lastFile(t)); len(pr.Streams) == 0 || len(last) == 0 {
 					t.Errorf("%s: last segment unreadable", s.uri)
 				}
+				if c.llhls {
+					checkPartTarget(t, s.uri, s.contents)
+				}
 			}
 			first := f.streams[0].mediaTime()
 
@@ -199,4 +204,30 @@ func (h *hlsOutput) closingCount() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.closings
+}
+
+// checkPartTarget: the closing samples keep every part within the part
+// target that the channel started with (200 ms parts: at most 0.3 s after
+// gohlslib's rounding to sample durations), and no part is longer than it.
+func checkPartTarget(t *testing.T, uri, pl string) {
+	t.Helper()
+	var target float64
+	for _, line := range strings.Split(pl, "\n") {
+		if v, ok := strings.CutPrefix(line, "#EXT-X-PART-INF:PART-TARGET="); ok {
+			target, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	if target <= 0 || target > 0.3 {
+		t.Errorf("%s: PART-TARGET %v, want the channel's 200 ms parts (the held frame must not stretch a part)", uri, target)
+	}
+	for _, line := range strings.Split(pl, "\n") {
+		v, ok := strings.CutPrefix(line, "#EXT-X-PART:DURATION=")
+		if !ok {
+			continue
+		}
+		d, _ := strconv.ParseFloat(strings.SplitN(v, ",", 2)[0], 64)
+		if d > target+0.001 {
+			t.Errorf("%s: part of %v s beyond PART-TARGET %v", uri, d, target)
+		}
+	}
 }

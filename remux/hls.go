@@ -479,6 +479,10 @@ func (h *hlsOutput) closeVideoLocked() []func() error {
 		return nil
 	}
 	target := h.segs.start + h.opts.SegmentDuration
+	var w []func() error
+	if h.opts.Outputs.LLHLS {
+		w = h.bridgeVideoLocked(durationTo90k(target))
+	}
 	t := max(h.tl.end, h.tl.lastVideo+1, durationTo90k(target))
 	// the DTS of the copy decides the cut; with B-frames it lags the PTS
 	var dts int64
@@ -499,9 +503,8 @@ func (h *hlsOutput) closeVideoLocked() []func() error {
 		h.log.Debug("HLS: no time found for the closing sample")
 		return nil
 	}
-	var w []func() error
 	if h.wantAudio && h.tl.haveAudio && h.audioConf != nil {
-		w = h.fillAudioLocked(t)
+		w = append(w, h.fillAudioLocked(t)...)
 	}
 	au := h.lastIDR
 	_, _ = h.dtsx.Extract(au, t) // as gohlslib's will
@@ -510,6 +513,48 @@ func (h *hlsOutput) closeVideoLocked() []func() error {
 	h.tl.closeVideo(t)
 	m, tr, ntp := h.muxer, h.video, h.ntpLocked(t, clock90k)
 	return append(w, func() error { return m.WriteH264(tr, ntp, t, au) })
+}
+
+// bridgeVideoLocked plans, for Low-Latency HLS, copies of the segment's
+// IDR at the stream's frame interval from the last frame up to (not
+// including) the closing time: the samples keep their cadence, so gohlslib
+// cuts parts exactly as before and no part grows longer than the part
+// target (RFC 8216bis: a Partial Segment must not exceed PART-TARGET;
+// gohlslib would raise the target for as long as a stretched part stays in
+// the playlist). A sparser cadence would not do: parts are cut at the first
+// sample a part duration after the part's start, which a copy one part
+// after the last frame overshoots. The cost is a segment's worth of key
+// frames once per feed end. Audio is filled with silence up to each copy
+// so that every part carries both tracks. Copies stop before the segment's
+// end: only the closing sample may cut it.
+func (h *hlsOutput) bridgeVideoLocked(end int64) []func() error {
+	step := h.tl.videoDur
+	if part := durationTo90k(h.opts.PartDuration); step <= 1 || step > part {
+		step = part
+	}
+	if step <= 0 {
+		return nil
+	}
+	var w []func() error
+	au := h.lastIDR
+	for ti := h.tl.lastVideo + step; ti+step <= end && len(w) < 1024; ti += step {
+		x := *h.dtsx
+		d, err := x.Extract(au, ti)
+		if err != nil || d <= h.lastDTS || d >= end {
+			continue
+		}
+		if h.wantAudio && h.tl.haveAudio && h.audioConf != nil &&
+			h.tl.nextAudio*clock90k/int64(h.audioConf.SampleRate) < ti {
+			w = append(w, h.fillAudioLocked(ti)...)
+		}
+		_, _ = h.dtsx.Extract(au, ti) // as gohlslib's will
+		h.lastDTS = d
+		h.countLocked(d, clock90k, true)
+		h.tl.closeVideo(ti)
+		m, tr, ntp, t := h.muxer, h.video, h.ntpLocked(ti, clock90k), ti
+		w = append(w, func() error { return m.WriteH264(tr, ntp, t, au) })
+	}
+	return w
 }
 
 // fillAudioLocked plans silent AAC frames from where the audio ended up to
