@@ -137,6 +137,28 @@ type WaveFormatEx struct {
 	CodecData      []byte // the cbSize bytes that follow
 }
 
+// CodecName names the common format tags as Windows Media logs them
+// ("Windows Media Audio 2"); others as their hexadecimal tag.
+func (w *WaveFormatEx) CodecName() string {
+	switch w.FormatTag {
+	case 0x0160:
+		return "Windows Media Audio 1"
+	case 0x0161:
+		return "Windows Media Audio 2"
+	case 0x0162:
+		return "Windows Media Audio 9 Professional"
+	case 0x0163:
+		return "Windows Media Audio 9 Lossless"
+	case 0x0055:
+		return "MPEG Layer-3"
+	case 0x00FF, 0x1610:
+		return "AAC"
+	case 0x0001:
+		return "PCM"
+	}
+	return fmt.Sprintf("0x%04X", w.FormatTag)
+}
+
 func parseWaveFormatEx(b []byte) (*WaveFormatEx, error) {
 	c := &cursor{b: b}
 	w := &WaveFormatEx{FormatTag: c.u16(), Channels: c.u16(), SamplesPerSec: c.u32(),

@@ -204,3 +204,19 @@ func (h *Header) StreamsBitrate(sel []uint16) int64 {
 	}
 	return sum
 }
+
+// SelectedCodecs names the codecs of the first audio and the first video
+// stream among sel, as the clients' logs report them (MS-MMSP 2.2.1.1
+// c-audiocodec and c-videocodec); "" where sel has none.
+func (h *Header) SelectedCodecs(sel []uint16) (audio, video string) {
+	for _, sp := range h.Streams {
+		switch {
+		case !slices.Contains(sel, sp.StreamNumber):
+		case sp.Audio != nil && audio == "":
+			audio = sp.Audio.CodecName()
+		case sp.Video != nil && video == "":
+			video = sp.Video.Compression.String()
+		}
+	}
+	return audio, video
+}

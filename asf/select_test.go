@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 )
 
@@ -166,5 +167,37 @@ func TestSelectStreamsMicrosoftFiles(t *testing.T) {
 		if got := fmt.Sprint(h.SelectStreams(1, "xx")); got != want {
 			t.Errorf("%s: budget 1 selected %s, unlimited %s", name, got, want)
 		}
+	}
+}
+
+// TestSelectedCodecs: the codec names the clients' logs report, from
+// Microsoft's glass.wmv (WMV1 video, WMA2 audio).
+func TestSelectedCodecs(t *testing.T) {
+	f, err := os.Open("testdata/media/glass.wmv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	af, err := OpenFile(f, st.Size())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := af.Header
+	var all []uint16
+	for _, s := range h.Streams {
+		all = append(all, s.StreamNumber)
+	}
+	if a, v := h.SelectedCodecs(all); a != "Windows Media Audio 2" || v != "WMV1" {
+		t.Errorf("codecs %q %q", a, v)
+	}
+	if a, v := h.SelectedCodecs(nil); a != "" || v != "" {
+		t.Errorf("nothing selected: %q %q", a, v)
+	}
+	if got := (&WaveFormatEx{FormatTag: 0x1234}).CodecName(); got != "0x1234" {
+		t.Errorf("unknown tag: %q", got)
 	}
 }

@@ -15,17 +15,7 @@ func (s *Session) clientLog() mmsproto.ClientLog {
 	st := s.Stats()
 	var audio, video string
 	if h := s.Header(); h != nil {
-		for _, sp := range h.Streams {
-			if !contains(s.selected, sp.StreamNumber) {
-				continue
-			}
-			switch {
-			case sp.Audio != nil && audio == "":
-				audio = audioCodecName(sp.Audio.FormatTag)
-			case sp.Video != nil && video == "":
-				video = sp.Video.Compression.String()
-			}
-		}
+		audio, video = h.SelectedCodecs(s.selected)
 	}
 	dur := uint32(s.openFile.FileDuration * 1000)
 	var size uint64
@@ -87,25 +77,4 @@ func (s *Session) sendLog() {
 	s.mu.Lock()
 	s.stats.LogSent = true
 	s.mu.Unlock()
-}
-
-// audioCodecName names common WAVEFORMATEX format tags.
-func audioCodecName(tag uint16) string {
-	switch tag {
-	case 0x0160:
-		return "Windows Media Audio 1"
-	case 0x0161:
-		return "Windows Media Audio 2"
-	case 0x0162:
-		return "Windows Media Audio 9 Professional"
-	case 0x0163:
-		return "Windows Media Audio 9 Lossless"
-	case 0x0055:
-		return "MPEG Layer-3"
-	case 0x00FF, 0x1610:
-		return "AAC"
-	case 0x0001:
-		return "PCM"
-	}
-	return "-"
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"slices"
 	"time"
 
 	"github.com/mmsgate/mmsgate/event"
@@ -98,15 +97,7 @@ func (s *Session) takeLog(hr uint32) mmsproto.ClientLog {
 			in.FileDuration = uint32(min(h.FileProperties.Duration().Milliseconds(), 1<<32-1))
 			in.FileSize = h.FileProperties.FileSize
 		}
-		for _, sp := range h.Streams {
-			switch {
-			case !slices.Contains(s.selected, sp.StreamNumber):
-			case sp.Audio != nil && in.AudioCodec == "":
-				in.AudioCodec = audioCodecName(sp.Audio.FormatTag)
-			case sp.Video != nil && in.VideoCodec == "":
-				in.VideoCodec = sp.Video.Compression.String()
-			}
-		}
+		in.AudioCodec, in.VideoCodec = h.SelectedCodecs(s.selected)
 	}
 	return mmsproto.ClientLog{
 		Info:        in,
@@ -117,27 +108,6 @@ func (s *Session) takeLog(hr uint32) mmsproto.ClientLog {
 		Proto:       "http",
 		Transport:   "TCP",
 	}
-}
-
-// audioCodecName names common WAVEFORMATEX format tags.
-func audioCodecName(tag uint16) string {
-	switch tag {
-	case 0x0160:
-		return "Windows Media Audio 1"
-	case 0x0161:
-		return "Windows Media Audio 2"
-	case 0x0162:
-		return "Windows Media Audio 9 Professional"
-	case 0x0163:
-		return "Windows Media Audio 9 Lossless"
-	case 0x0055:
-		return "MPEG Layer-3"
-	case 0x00FF, 0x1610:
-		return "AAC"
-	case 0x0001:
-		return "PCM"
-	}
-	return fmt.Sprintf("0x%04X", tag)
 }
 
 // logRequest builds the Log request of l (2.2.2.4): client-id, no-cache
