@@ -177,35 +177,8 @@ func TestMissingDeclaredTrack(t *testing.T) {
 // the bound (a slideshow with a late first picture) brings the entry back
 // to it.
 func TestMissingTrackComesBack(t *testing.T) {
-	spec := fixture.WMV2()
-	spec.Duration = 12 * time.Second
-	path := clip(t, spec)
-	n := streamOf(t, path, true)
-	hdr, noVideo := withoutStream(t, path, n)
-	_, all := fixture.Packets(t, path)
 	// audio only for the first 7 s, then everything
-	var pkts [][]byte
-	var pp asf.Packet
-	for _, b := range noVideo {
-		if pp.Unmarshal(b) == nil && pp.SendTime < 7000 {
-			pkts = append(pkts, b)
-		}
-	}
-	for _, b := range all {
-		if pp.Unmarshal(b) == nil && pp.SendTime >= 7000 {
-			pkts = append(pkts, b)
-		}
-	}
-	ev := newEvents()
-	p, err := New(Options{OnEvent: ev.fn(), SegmentDuration: time.Second, SegmentCount: 60})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	f := runLive(t, p, &itemSource{hdr: hdr, pkts: pkts}, func() { waitIdle(t, p) })
-	if len(f.errors) > 0 {
-		t.Fatalf("HTTP errors: %v", f.errors)
-	}
+	ev, f, _ := runSpliced(t, false, 7000)
 	if n := ev.count(event.TrackMissing); n != 2 {
 		t.Errorf("%d track_missing events, want 2 (missing, back)\n%s", n, ev.dump())
 	}
@@ -225,35 +198,8 @@ func TestMissingTrackComesBack(t *testing.T) {
 // entry (payloads stop, audio goes on): after the bound the entry restarts
 // with black frames and the stream goes on with both tracks.
 func TestTrackDiesMidStream(t *testing.T) {
-	spec := fixture.WMV2()
-	spec.Duration = 12 * time.Second
-	path := clip(t, spec)
-	n := streamOf(t, path, true)
-	hdr, noVideo := withoutStream(t, path, n)
-	_, all := fixture.Packets(t, path)
 	// everything for the first 3 s, then audio only
-	var pkts [][]byte
-	var pp asf.Packet
-	for _, b := range all {
-		if pp.Unmarshal(b) == nil && pp.SendTime < 3000 {
-			pkts = append(pkts, b)
-		}
-	}
-	for _, b := range noVideo {
-		if pp.Unmarshal(b) == nil && pp.SendTime >= 3000 {
-			pkts = append(pkts, b)
-		}
-	}
-	ev := newEvents()
-	p, err := New(Options{OnEvent: ev.fn(), SegmentDuration: time.Second, SegmentCount: 60})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	f := runLive(t, p, &itemSource{hdr: hdr, pkts: pkts}, func() { waitIdle(t, p) })
-	if len(f.errors) > 0 {
-		t.Fatalf("HTTP errors: %v", f.errors)
-	}
+	ev, f, dur := runSpliced(t, true, 3000)
 	var msgs []string
 	ev.mu.Lock()
 	for _, e := range ev.all {
@@ -274,8 +220,8 @@ func TestTrackDiesMidStream(t *testing.T) {
 		got = append(got, pr.codecs())
 		t.Logf("%s: %s, EXTINF sum %v", s.uri, pr.codecs(), s.mediaTime())
 		// the whole clip: what came before, the wait, the black frames
-		if mt := s.mediaTime(); mt < spec.Duration-1500*time.Millisecond {
-			t.Errorf("%s: %v of media, fed %v", s.uri, mt, spec.Duration)
+		if mt := s.mediaTime(); mt < dur-1500*time.Millisecond {
+			t.Errorf("%s: %v of media, fed %v", s.uri, mt, dur)
 		}
 	}
 	if g := strings.Join(got, ";"); g != "video:h264;audio:aac" {
@@ -284,4 +230,44 @@ func TestTrackDiesMidStream(t *testing.T) {
 	if n := ev.count(event.TranscoderStart); n != 2 {
 		t.Errorf("%d ffmpeg runs, want 2 (with video, black frames)\n%s", n, ev.dump())
 	}
+}
+
+// runSpliced feeds live a 12 s WMV2 clip whose packets switch at send time
+// at (ms) between the whole clip and the clip without its video stream:
+// video first when videoFirst. It returns the events, the follower (after
+// checking it saw no HTTP errors) and the clip's duration.
+func runSpliced(t *testing.T, videoFirst bool, at uint32) (*events, *hlsFollower, time.Duration) {
+	t.Helper()
+	spec := fixture.WMV2()
+	spec.Duration = 12 * time.Second
+	path := clip(t, spec)
+	hdr, noVideo := withoutStream(t, path, streamOf(t, path, true))
+	_, all := fixture.Packets(t, path)
+	before, after := noVideo, all
+	if videoFirst {
+		before, after = all, noVideo
+	}
+	var pkts [][]byte
+	var pp asf.Packet
+	for _, b := range before {
+		if pp.Unmarshal(b) == nil && pp.SendTime < at {
+			pkts = append(pkts, b)
+		}
+	}
+	for _, b := range after {
+		if pp.Unmarshal(b) == nil && pp.SendTime >= at {
+			pkts = append(pkts, b)
+		}
+	}
+	ev := newEvents()
+	p, err := New(Options{OnEvent: ev.fn(), SegmentDuration: time.Second, SegmentCount: 60})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	f := runLive(t, p, &itemSource{hdr: hdr, pkts: pkts}, func() { waitIdle(t, p) })
+	if len(f.errors) > 0 {
+		t.Fatalf("HTTP errors: %v", f.errors)
+	}
+	return ev, f, spec.Duration
 }
