@@ -162,14 +162,7 @@ func (e *env) call(t testing.TB, method, path string, body any) (int, []byte) {
 
 func ffprobeStreams(t *testing.T, url string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rw_timeout", "20000000",
-		"-show_entries", "stream=codec_name", "-of", "csv=p=0", url).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v\n%s", url, err, out)
-	}
-	return string(out)
+	return fixture.ProbeCodecs(t, url, 60*time.Second)
 }
 
 // TestEndToEnd creates a channel by REST pointing at an in-process MMS

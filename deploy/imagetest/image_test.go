@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mmsgate/mmsgate/internal/fixture"
 )
 
 func TestMain(m *testing.M) {
@@ -239,14 +241,7 @@ func eventually(t *testing.T, what string, d time.Duration, c *Container, f func
 
 func ffprobeStreams(t *testing.T, url string) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, "ffprobe", "-v", "error", "-rw_timeout", "20000000",
-		"-show_entries", "stream=codec_name", "-of", "csv=p=0", url).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ffprobe %s: %v\n%s", url, err, out)
-	}
-	return string(out)
+	return fixture.ProbeCodecs(t, url, 90*time.Second)
 }
 
 // TestDockerRun is docker run -p 8080 with the image's defaults: the
