@@ -250,22 +250,26 @@ func (pc *pipeConn) nextEntry(ctx context.Context) (*http.Request, error) {
 
 // poll moves requests that arrived during a streaming response to
 // pending, so that the reader never blocks on a full queue. A Stop
-// request ends the response (errStopped).
-func (pc *pipeConn) poll() error {
+// request ends the response (errStopped); a SelectStream request is
+// returned for the player to answer (3.2.5.7).
+func (pc *pipeConn) poll() (*http.Request, error) {
 	for {
 		select {
 		case req := <-pc.reqs:
 			if req == nil {
-				return nil
+				return nil, nil
+			}
+			if p, err := ParsePragma(req.Header.Values("Pragma")); err == nil && isSelectStream(req, p) && checkSwitchEntries(p) == nil {
+				return req, nil
 			}
 			if err := pc.queue(req); err != nil {
-				return err
+				return nil, err
 			}
 			if isStop(req) {
-				return errStopped
+				return nil, errStopped
 			}
 		default:
-			return nil
+			return nil, nil
 		}
 	}
 }
@@ -293,14 +297,15 @@ func (pc *pipeConn) queue(req *http.Request) error {
 }
 
 // answerPending answers the queued requests (Pending-Responses, 3.2.5.9)
-// before a PlayNextEntry response. They are KeepAlive and Log requests:
+// before a PlayNextEntry or SelectStream response. They are KeepAlive,
+// Log and SelectStream requests (the last applies from the next packet):
 // a queued Play or Describe would stream here, so it gets an error.
 func (pc *pipeConn) answerPending() error {
 	for len(pc.pending) > 0 {
 		req := pc.pending[0]
 		pc.pending = pc.pending[1:]
 		rw := &pipeResponse{pc: pc, hdr: http.Header{}}
-		if req.Method == http.MethodGet {
+		if p, _ := ParsePragma(req.Header.Values("Pragma")); req.Method == http.MethodGet && !isSelectStream(req, p) {
 			http.Error(rw, "request pipelined behind a playlist entry change", http.StatusConflict)
 		} else {
 			pc.h.ServeHTTP(rw, req)

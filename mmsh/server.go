@@ -80,6 +80,7 @@ type Handler struct {
 	mu           sync.Mutex
 	sources      map[string]Source
 	ntlm         map[string]ntlmPending // by remote address: NTLM is per connection
+	plays        map[int64]*playCtl     // Play responses by client-id (serverswitch.go)
 	sessions     atomic.Int64
 	logsReceived atomic.Int64
 	logsUnparsed atomic.Int64
@@ -179,7 +180,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodOptions: // KeepAlive, pipelined mode (2.2.2.3.2)
 		hdr.Set("Allow", "OPTIONS")
 		h.emptyReply(w, resp)
-	case r.Method == http.MethodPost: // KeepAlive, Log, Stop, SendEvent (2.2.2.3, 2.2.2.4, 2.2.2.9, 2.2.2.10)
+	case isSelectStream(r, prag): // 2.2.2.8: POST, or GET on a pipelined connection
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxRequestBody))
+		h.selectStream(w, r, prag, resp)
+	case r.Method == http.MethodPost && prag.XStopStrm: // 2.2.2.10
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, maxRequestBody))
+		h.stopRequest(w, r, prag, resp)
+	case r.Method == http.MethodPost: // KeepAlive, Log, SendEvent (2.2.2.3, 2.2.2.4, 2.2.2.9)
 		if isLog(r, prag) {
 			h.receiveLog(r, prag)
 		}
@@ -379,6 +386,8 @@ type player struct {
 	pc   *pipeConn
 	resp Pragma
 	ci   clientInfo
+	ctl  *playCtl // what SelectStream and Stop requests on other connections change
+	feat []string // features of the current entry
 }
 
 func (h *Handler) play(w http.ResponseWriter, r *http.Request, src Source, prag, resp Pragma, ci clientInfo) {
@@ -392,7 +401,8 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, src Source, prag,
 		return
 	}
 	defer h.sessions.Add(-1)
-	ctx := r.Context()
+	ctx, stop := context.WithCancelCause(r.Context())
+	defer stop(nil)
 	var start time.Duration
 	if prag.StreamTime > 0 {
 		start = time.Duration(prag.StreamTime) * time.Millisecond
@@ -421,6 +431,8 @@ func (h *Handler) play(w http.ResponseWriter, r *http.Request, src Source, prag,
 	}
 	wr := &Writer{w: w, rc: http.NewResponseController(w), ci: ci, off: selection(prag.StreamSwitch), WriteTimeout: h.WriteTimeout}
 	p := &player{Writer: wr, h: h, rate: h.Rate, fast: h.FastStart, resp: resp, ci: ci}
+	p.ctl = &playCtl{stop: stop, done: make(chan struct{})}
+	defer h.register(resp.ClientID, p.ctl)()
 	if pc := pipeOf(ctx); pc != nil && !strings.Contains(r.Header.Get("Supported"), "com.microsoft.wm.predstrm") {
 		p.pc = pc
 	}
@@ -449,6 +461,7 @@ func (p *player) run(ctx context.Context, cur Cursor, it SourceItem) error {
 		case it.Entry != nil:
 			live = it.Entry.Live
 			p.haveTime = false
+			p.feat = features(*it.Entry, p.ci)
 			if err := p.startEntry(*it.Entry); err != nil {
 				return err
 			}
@@ -459,13 +472,22 @@ func (p *player) run(ctx context.Context, cur Cursor, it SourceItem) error {
 			}
 		case it.Packet != nil:
 			if p.pc != nil {
-				if err := p.pc.poll(); err != nil {
+				sel, err := p.pc.poll()
+				if err != nil {
 					return err
 				}
+				if sel != nil {
+					if err := p.selectStreamPiped(sel); err != nil {
+						return err
+					}
+				}
+			}
+			if e := p.ctl.takeSelection(); e != nil {
+				p.applySwitch(e)
 			}
 			if !live && !p.h.Unpaced {
 				if err := p.pace(ctx, it.Packet); err != nil {
-					return err
+					return p.stopped(ctx, err)
 				}
 			}
 			if err := p.data(it.Packet, it.Location); err != nil {
@@ -481,6 +503,9 @@ func (p *player) run(ctx context.Context, cur Cursor, it SourceItem) error {
 		it, err = cur.Next(ctx)
 		if errors.Is(err, io.EOF) {
 			break
+		}
+		if context.Cause(ctx) == errStopRequest {
+			return p.stopped(ctx, err)
 		}
 		if err != nil {
 			p.End(0x80004005) // E_FAIL
@@ -500,7 +525,7 @@ func (p *player) playNextEntry(ctx context.Context, e Entry) error {
 		return err
 	}
 	prag, _ := ParsePragma(req.Header.Values("Pragma"))
-	p.off = selection(prag.StreamSwitch)
+	p.off, p.sw = selection(prag.StreamSwitch), switcher{}
 	resp := p.resp
 	resp.Features = features(e, p.ci)
 	hdr := p.h.baseHeader()

@@ -22,6 +22,7 @@ type Writer struct {
 	rc      *http.ResponseController
 	ci      clientInfo
 	off     map[uint8]bool // streams switched off by the request
+	sw      switcher       // SelectStream changes under way
 	seq     uint8          // AFFlags of $D: a sequence number (2.2.3.1.2)
 	loc     uint32         // next LocationId when the caller has none
 	buf     []byte
@@ -178,14 +179,14 @@ func (w *Writer) data(pkt []byte, loc uint32) error {
 		return fmt.Errorf("mmsh: data packet before a header")
 	}
 	w.loc = loc + 1
-	if w.off != nil {
+	if w.switching() {
 		if err := w.pkt.Unmarshal(pkt); err != nil {
 			return nil // unparseable: skipped, like a lost packet
 		}
 		kept := w.pkt.Payloads[:0]
-		for _, pl := range w.pkt.Payloads {
-			if !w.off[pl.StreamNumber] {
-				kept = append(kept, pl)
+		for i := range w.pkt.Payloads {
+			if w.keep(&w.pkt.Payloads[i]) {
+				kept = append(kept, w.pkt.Payloads[i])
 			}
 		}
 		if len(kept) == 0 {
