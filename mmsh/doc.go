@@ -17,7 +17,34 @@
 // sees the client's PlayNextEntry at a playlist entry change. The
 // client (Options.Pipelined) probes when the Describe response says
 // pipeline-experiment=1, and sends Play and PlayNextEntry on the probed
-// connection. SelectStream is not sent.
+// connection.
+//
+// SelectStream (2.2.2.8): Session.SwitchStreams changes the selection
+// while playing (3.1.4.4), checked against the header (asf CheckStreams;
+// a stream it lacks is an error and the play goes on), with
+// stream-switch-entry tokens for the streams that change only. Pipelined,
+// it is a GET on the play's connection: the server ends the Play
+// response with its zero-length chunk, sends the pending responses and
+// streams on in the SelectStream response (3.2.5.7); the client keeps
+// what arrived before that end for Next. Otherwise it is a POST on a new
+// connection, closed after the response (3.1.5.17). The Handler finds
+// the play by client-id (every Play response registers under it) and
+// applies the change before its next packet: a stream switched on starts
+// at its first key-frame payload, streams switched off stop when every
+// new stream has started ("replaced" streams go on until then), at once
+// when none is waiting. A SelectStream without a valid entry (stream
+// numbers 1..127) gets 400, one of an unknown client-id 404. Known
+// limit: a pipelined SelectStream sent while the server waits for
+// PlayNextEntry at a playlist entry change is answered only after it, so
+// the client times out (StepTimeout); the client sends SelectStream as a
+// POST once it has seen the new entry's header.
+//
+// Stop (2.2.2.10, 3.2.5.10): a Stop request on a connection other than
+// its play's (a non-pipelined Stop, whichever mode the play is in) ends
+// that play: $E (S_OK), then the zero-length chunk; the Stop response is
+// sent once the play's response has ended (within 5 s). A Stop of an
+// unknown client-id gets 404. This package's client never needs it: it
+// closes the play's connection, or sends Stop on it when pipelined.
 //
 // Log (2.2.2.4): when a STREAMING play ends the client sends a Log
 // request: at $E, for the content or each playlist entry (3.1.5.13), and

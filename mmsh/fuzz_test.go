@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mmsgate/mmsgate/asf"
 	"github.com/mmsgate/mmsgate/mmsproto"
 )
 
@@ -222,6 +225,56 @@ func FuzzXMLSummary(f *testing.F) {
 		s, ok := xmlSummary(body)
 		if ok && len(s) > len(body) {
 			t.Fatalf("summary of %d bytes from %d", len(s), len(body))
+		}
+	})
+}
+
+// FuzzSelectStream sends SelectStream and Stop requests with arbitrary
+// Pragma values to a Handler whose session 7 is playing: never a panic
+// or a 5xx; then the entries that parsed are applied to a play's Writer
+// with an arbitrary data packet: never a panic, never a packet larger
+// than the packet size.
+func FuzzSelectStream(f *testing.F) {
+	hdr := fuzzHeader(f)
+	f.Add("no-cache, client-id=7, stream-switch-count=2", "stream-switch-entry=ffff:1:0 ffff:2:2", false, []byte{0x82, 0, 0, 0x11, 0x5d})
+	f.Add("no-cache, client-id=7, xStopStrm=1", "", true, []byte{})
+	f.Add("client-id=8, stream-switch-count=1", "stream-switch-entry=2:3:0", false, []byte{0x82, 0, 0})
+	f.Add("stream-switch-count=999", "stream-switch-entry=zz:1:0 ffff:80:0 0:0:0", true, []byte{0xff})
+	f.Fuzz(func(t *testing.T, p1, p2 string, get bool, pkt []byte) {
+		h := &Handler{}
+		ctl := &playCtl{stop: func(error) {}, done: make(chan struct{})}
+		close(ctl.done)
+		h.plays = map[int64]*playCtl{7: ctl}
+		method := http.MethodPost
+		if get {
+			method = http.MethodGet
+		}
+		req := httptest.NewRequest(method, "/a", nil)
+		req.Header.Add("Pragma", p1)
+		req.Header.Add("Pragma", p2)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 500 {
+			t.Fatalf("%d for %q, %q", rec.Code, p1, p2)
+		}
+		prag, err := ParsePragma([]string{p1, p2})
+		if err != nil {
+			return
+		}
+		w := &Writer{w: httptest.NewRecorder(), psize: 0}
+		w.rc = http.NewResponseController(w.w)
+		hd, err := asf.ParseHeader(hdr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.psize = hd.PacketSize()
+		w.applySwitch(prag.StreamSwitch)
+		w.applySwitch(ctl.takeSelection())
+		if err := w.data(pkt, 0); err != nil {
+			return
+		}
+		if len(w.buf) > framingHeaderSize+dataHeaderSize+w.psize {
+			t.Fatalf("$D of %d bytes for a packet size of %d", len(w.buf), w.psize)
 		}
 	})
 }

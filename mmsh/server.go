@@ -43,8 +43,8 @@ const (
 
 // Handler serves MS-WMSP (2.2.2) for ASF files, live broadcasts and
 // server-side playlists: Describe (with a packet pair when asked), Play
-// with stream selection, seek (stream-time), KeepAlive (POST and
-// OPTIONS), Log, Stop, and the pipeline probe and pipelined mode with
+// with stream selection, seek (stream-time), SelectStream, KeepAlive
+// (POST and OPTIONS), Log, Stop, and the pipeline probe and pipelined mode with
 // PlayNextEntry (pipeline.go; it needs an http.Hijacker, else it answers
 // pipeline-result=0). The zero value serves nothing; set Dir, Add sources
 // or set Lookup.
@@ -467,7 +467,7 @@ func (p *player) run(ctx context.Context, cur Cursor, it SourceItem) error {
 			}
 			if p.pc != nil && p.entries > 1 {
 				if err := p.playNextEntry(ctx, *it.Entry); err != nil {
-					return err
+					return p.stopped(ctx, err)
 				}
 			}
 		case it.Packet != nil:
