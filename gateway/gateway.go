@@ -369,12 +369,13 @@ func (g *Gateway) Watch(ctx context.Context, name, output, key string, streaming
 	if !HasOutput(cfg, output) {
 		return nil, fmt.Errorf("%w: channel %q has no %s output", ErrNotFound, name, output)
 	}
+	failures := r.failureCount()
 	release, err := r.addViewer(key, streaming)
 	if err != nil {
 		return nil, err
 	}
 	r.viewerCounter(output).Inc()
-	p, err := r.waitReady(ctx)
+	p, err := r.waitReady(ctx, failures)
 	if err != nil {
 		release()
 		return nil, err

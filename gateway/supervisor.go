@@ -43,6 +43,7 @@ type runtime struct {
 	reason     string
 	since      time.Time
 	changed    chan struct{} // closed and replaced at every state change
+	failures   uint64        // attempts that ended Failed, for waitReady
 	manual     bool          // started by Start
 	stopped    bool          // stopped by Stop
 	hls        map[string]time.Time
@@ -155,6 +156,13 @@ func (r *runtime) watched() bool {
 	return !r.cfg.OnDemand || r.manual || r.viewersLocked(time.Now()) > 0
 }
 
+// failureCount returns how many attempts ended Failed so far.
+func (r *runtime) failureCount() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.failures
+}
+
 func (r *runtime) addViewer(key string, streaming bool) (func(), error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -195,17 +203,19 @@ func (r *runtime) addViewer(key string, streaming bool) (func(), error) {
 //
 // A viewer that finds the channel failed waits for the outcome of the next
 // attempt, which its arrival brings forward (see sleep): a click on a
-// channel whose upstream is back plays.
-func (r *runtime) waitReady(ctx context.Context) (Pipeline, error) {
+// channel whose upstream is back plays. failuresBefore is r.failures from
+// before the viewer's arrival: an attempt that failed since (perhaps before
+// this call, on a fast failure) is that outcome.
+func (r *runtime) waitReady(ctx context.Context, failuresBefore uint64) (Pipeline, error) {
 	var timeout <-chan time.Time
 	for first := true; ; first = false {
 		r.mu.Lock()
-		state, reason, pipe, changed := r.state, r.reason, r.pipe, r.changed
+		state, reason, pipe, changed, failures := r.state, r.reason, r.pipe, r.changed, r.failures
 		r.mu.Unlock()
 		switch {
 		case (state == Live || state == Reconnecting) && pipe != nil:
 			return pipe, nil
-		case state == Failed && !first:
+		case state == Failed && (!first || failures != failuresBefore):
 			return nil, fmt.Errorf("%w: %s", ErrUnavailable, reason)
 		}
 		if timeout == nil {
@@ -231,7 +241,16 @@ func (r *runtime) waitReady(ctx context.Context) (Pipeline, error) {
 
 func (r *runtime) setState(s State, reason string) {
 	r.mu.Lock()
+	if s == Failed {
+		r.failures++
+	}
 	if r.state == s && r.reason == reason {
+		if s == Failed {
+			// Another attempt failed the same way: no new state to
+			// announce, but viewers waiting for its outcome wake.
+			close(r.changed)
+			r.changed = make(chan struct{})
+		}
 		r.mu.Unlock()
 		return
 	}

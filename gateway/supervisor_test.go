@@ -256,3 +256,43 @@ func TestConcurrentOperations(t *testing.T) {
 		t.Fatalf("create after close: %v", err)
 	}
 }
+
+// TestViewerOfFailedChannelGetsReason: a viewer of a channel whose upstream
+// fails at once, permanently, gets that failure as the answer however fast
+// the attempt its arrival triggers ends (even before the viewer starts to
+// wait), never the start timeout.
+func TestViewerOfFailedChannelGetsReason(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.OpenSQLite(ctx, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	g, err := New(ctx, Config{Store: st, NewPipeline: newRemux, StartTimeout: 5 * time.Second,
+		Dial: func(ctx context.Context, req DialRequest) (Upstream, error) {
+			return nil, fmt.Errorf("%w: upstream gone for good", ErrPermanent)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close(ctx)
+	if _, err := g.Create(ctx, Channel{Name: "gone", URL: "mms://example.com/x", OnDemand: false}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if s, _ := g.Status("gone"); s.State == Failed {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("not failed")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i := range 40 {
+		start := time.Now()
+		_, err := g.Watch(ctx, "gone", "hls", fmt.Sprint("k", i), false)
+		if err == nil || !strings.Contains(err.Error(), "gone for good") {
+			t.Fatalf("viewer %d after %v: %v, want the upstream's failure", i, time.Since(start), err)
+		}
+	}
+}
