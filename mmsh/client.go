@@ -208,6 +208,7 @@ type Session struct {
 
 	hdr        *asf.Header // the current header, for selection: the session's goroutine only
 	selected   []uint16
+	nextSel    []uint16 // chosen by SwitchStreams for the PlayNextEntry to come
 	packetSize int
 
 	meta      Metadata // from the latest $M (under mu)
@@ -776,7 +777,9 @@ func (s *Session) chooseStreams() error {
 		return fmt.Errorf("%w: no ASF header to select streams from", ErrProtocol)
 	}
 	var sel []uint16
-	if s.opts.Streams != nil {
+	if s.nextSel != nil { // SwitchStreams between a new entry's header and PlayNextEntry
+		sel, s.nextSel = s.nextSel, nil
+	} else if s.opts.Streams != nil {
 		var err error
 		if sel, err = s.hdr.CheckStreams(s.opts.Streams); err != nil {
 			return fmt.Errorf("mmsh: %w", err)

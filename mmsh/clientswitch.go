@@ -47,6 +47,13 @@ func (s *Session) SwitchStreams(ctx context.Context, streams []uint16) error {
 	if err != nil {
 		return fmt.Errorf("mmsh: %w", err)
 	}
+	if s.needPNE {
+		// A new entry's header was returned and PlayNextEntry is due: it
+		// carries the selection (3.1.4.5).
+		s.nextSel = sel
+		s.ev.Emit(event.Streams, fmt.Sprintf("streams %v chosen for the next entry", sel), map[string]any{"streams": sel})
+		return nil
+	}
 	var entries []SwitchEntry // only the streams that change (3.1.4.4)
 	for _, st := range s.hdr.Streams {
 		was, now := slices.Contains(s.selected, st.StreamNumber), slices.Contains(sel, st.StreamNumber)
@@ -58,7 +65,7 @@ func (s *Session) SwitchStreams(ctx context.Context, streams []uint16) error {
 		}
 	}
 	if len(entries) > 0 {
-		if s.pipelined && s.pipeConn() != nil && !s.needPNE {
+		if s.pipelined && s.pipeConn() != nil {
 			err = s.selectStreamPiped(ctx, entries)
 			if err != nil {
 				s.err = err // the play's connection is out of step
@@ -111,6 +118,23 @@ func (s *Session) selectStreamPost(ctx context.Context, entries []SwitchEntry) e
 // is kept, so that Next returns every packet in order.
 func (s *Session) selectStreamPiped(ctx context.Context, entries []SwitchEntry) error {
 	s.mu.Lock()
+	conn := s.pconn
+	s.mu.Unlock()
+	if conn == nil {
+		return ErrClosed
+	}
+	// The whole exchange, to the SelectStream response's header, is
+	// bounded by StepTimeout: then the connection closes.
+	timer := time.AfterFunc(s.opts.StepTimeout, func() { conn.Close() })
+	err := s.selectStreamOnPipe(ctx, entries)
+	if !timer.Stop() {
+		err = fmt.Errorf("%w: SelectStream beyond %v (%v)", ErrTimeout, s.opts.StepTimeout, err)
+	}
+	return err
+}
+
+func (s *Session) selectStreamOnPipe(ctx context.Context, entries []SwitchEntry) error {
+	s.mu.Lock()
 	conn, br, body := s.pconn, s.pbr, s.body
 	s.mu.Unlock()
 	if conn == nil || body == nil {
@@ -122,8 +146,6 @@ func (s *Session) selectStreamPiped(ctx context.Context, entries []SwitchEntry) 
 	}
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
-	timer := time.AfterFunc(s.opts.StepTimeout, func() { conn.Close() })
-	defer timer.Stop()
 	if err := req.Write(conn); err != nil {
 		return s.netError(err)
 	}
@@ -144,9 +166,6 @@ func (s *Session) selectStreamPiped(ctx context.Context, entries []SwitchEntry) 
 	if err := statusError(resp, "SelectStream"); err != nil {
 		drain(resp)
 		return err
-	}
-	if !timer.Stop() {
-		return fmt.Errorf("%w: SelectStream beyond %v", ErrTimeout, s.opts.StepTimeout)
 	}
 	s.serverInfo(resp)
 	nb := &pipeBody{Reader: io.MultiReader(bytes.NewReader(rest), resp.Body), conn: conn}

@@ -33,11 +33,12 @@
 // at its first key-frame payload, streams switched off stop when every
 // new stream has started ("replaced" streams go on until then), at once
 // when none is waiting. A SelectStream without a valid entry (stream
-// numbers 1..127) gets 400, one of an unknown client-id 404. Known
-// limit: a pipelined SelectStream sent while the server waits for
-// PlayNextEntry at a playlist entry change is answered only after it, so
-// the client times out (StepTimeout); the client sends SelectStream as a
-// POST once it has seen the new entry's header.
+// numbers 1..127) gets 400, one of an unknown client-id 404. A pipelined
+// SelectStream that crosses a playlist entry change (the server waits for
+// PlayNextEntry, 3.2.4.2) ends the response there and gets an empty
+// response; the new entry's streams are those of PlayNextEntry. Between
+// the return of a new entry's header and its PlayNextEntry (pipelined),
+// SwitchStreams chooses the streams that PlayNextEntry asks for.
 //
 // Stop (2.2.2.10, 3.2.5.10): a Stop request on a connection other than
 // its play's (a non-pipelined Stop, whichever mode the play is in) ends

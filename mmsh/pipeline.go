@@ -222,7 +222,11 @@ func (pc *pipeConn) answer(req *http.Request) bool {
 // nextEntry waits, at a playlist entry change of a pipelined Play
 // response, for the client's PlayNextEntry (3.2.4.2: WAITING), keeping
 // other requests for later. It returns the request.
-func (pc *pipeConn) nextEntry(ctx context.Context) (*http.Request, error) {
+//
+// A SelectStream request that crossed the new entry's header (the client
+// had not read it yet) is answered at once by onSelect, so that the
+// client, which waits for the end of the response, is not left waiting.
+func (pc *pipeConn) nextEntry(ctx context.Context, onSelect func(*http.Request) error) (*http.Request, error) {
 	timer := time.NewTimer(pc.h.keepAlive())
 	defer timer.Stop()
 	for {
@@ -231,8 +235,15 @@ func (pc *pipeConn) nextEntry(ctx context.Context) (*http.Request, error) {
 			if req == nil {
 				return nil, io.ErrUnexpectedEOF
 			}
-			if p, _ := ParsePragma(req.Header.Values("Pragma")); p.XPlayNextEntry {
+			p, _ := ParsePragma(req.Header.Values("Pragma"))
+			if p.XPlayNextEntry {
 				return req, nil
+			}
+			if isSelectStream(req, p) && checkSwitchEntries(p) == nil {
+				if err := onSelect(req); err != nil {
+					return nil, err
+				}
+				continue
 			}
 			if err := pc.queue(req); err != nil {
 				return nil, err

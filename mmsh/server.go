@@ -520,7 +520,7 @@ func (p *player) run(ctx context.Context, cur Cursor, it SourceItem) error {
 // Play response ends, queued requests are answered, and the entry's $D
 // packets follow in the PlayNextEntry response, with its stream selection.
 func (p *player) playNextEntry(ctx context.Context, e Entry) error {
-	req, err := p.pc.nextEntry(ctx)
+	req, err := p.pc.nextEntry(ctx, p.selectStreamWaiting)
 	if err != nil {
 		return err
 	}

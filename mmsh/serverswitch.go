@@ -269,3 +269,28 @@ func (p *player) selectStreamPiped(req *http.Request) error {
 	hdr.Set("Content-Type", "application/x-mms-framed")
 	return rw.restart(hdr)
 }
+
+// selectStreamWaiting answers a SelectStream request that arrives while
+// a pipelined play waits for PlayNextEntry at an entry change (3.2.4.2):
+// the play's response ends (zero-length chunk), the pending responses
+// follow and then the empty SelectStream response; the new entry's
+// streams are chosen by the PlayNextEntry request that follows.
+func (p *player) selectStreamWaiting(*http.Request) error {
+	rw, ok := p.w.(*pipeResponse)
+	if !ok {
+		return fmt.Errorf("mmsh: SelectStream outside a pipelined connection")
+	}
+	if err := rw.finish(); err != nil {
+		return err
+	}
+	if err := p.pc.answerPending(); err != nil {
+		return err
+	}
+	resp := p.resp
+	resp.Features = p.feat
+	sr := &pipeResponse{pc: p.pc, hdr: p.h.baseHeader()}
+	sr.hdr.Set("Content-Length", "0")
+	setPragma(sr.hdr, resp)
+	sr.WriteHeader(http.StatusOK)
+	return sr.finish()
+}

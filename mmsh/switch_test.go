@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -256,4 +257,108 @@ func TestSelectStreamHostile(t *testing.T) {
 		t.Fatalf("the server after hostile requests: %v", err)
 	}
 	s.Close()
+}
+
+// TestSwitchStreamsAtEntryChange: a pipelined SelectStream that crosses
+// a playlist entry change (the server, unpaced, already waits for
+// PlayNextEntry) is answered at once; the play goes on through the next
+// entry to the end.
+func TestSwitchStreamsAtEntryChange(t *testing.T) {
+	dir := mbrDir(t)
+	open := func() *File {
+		f, err := OpenFile(filepath.Join(dir, "mbr.wmv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	}
+	h := &Handler{Unpaced: true}
+	src := &entrySignal{Playlist: Playlist{open(), open()}, second: make(chan struct{})}
+	h.Add("list", src)
+	addr := serve(t, h)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	s, err := Dial(ctx, "mmsh://"+addr+"/list", Options{Streams: []uint16{mbrAudio, mbrLow}, Pipelined: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if !s.Pipelined() {
+		t.Fatal("not pipelined")
+	}
+	if _, err := s.Next(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select { // the server is at the entry change: SelectStream crosses it
+	case <-src.second:
+	case <-ctx.Done():
+		t.Fatal("the second entry never started")
+	}
+	if err := s.SwitchStreams(ctx, []uint16{mbrAudio, mbrHigh}); err != nil {
+		t.Fatal(err)
+	}
+	headers, packets := 0, 0
+	perStream := map[uint8]int{} // payloads of the second entry
+	for {
+		it, err := s.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d packets: %v", packets, err)
+		}
+		if it.Header != nil {
+			headers++
+			// Before PlayNextEntry: the selection it will carry (3.1.4.5).
+			if err := s.SwitchStreams(ctx, []uint16{mbrAudio, mbrHigh}); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		packets++
+		if headers == 1 {
+			for _, pl := range payloadsOf(t, it.Packet) {
+				perStream[pl.stream]++
+			}
+		}
+	}
+	if headers != 1 || packets < 20 || s.Stats().Entries != 2 {
+		t.Fatalf("%d headers, %d packets, %d entries", headers, packets, s.Stats().Entries)
+	}
+	if perStream[mbrLow] != 0 || perStream[mbrHigh] == 0 || perStream[mbrAudio] == 0 {
+		t.Fatalf("second entry's payloads by stream: %v, want audio and high video only", perStream)
+	}
+	if st := s.Stats().Streams; !slices.Equal(st, []uint16{mbrAudio, mbrHigh}) {
+		t.Fatalf("Stats().Streams = %v", st)
+	}
+}
+
+// entrySignal is a playlist that closes second when its cursor gives the
+// second entry's header to the Handler.
+type entrySignal struct {
+	Playlist
+	second chan struct{}
+	once   sync.Once
+}
+
+func (e *entrySignal) Play(ctx context.Context, start time.Duration) (Cursor, error) {
+	c, err := e.Playlist.Play(ctx, start)
+	return &entrySignalCursor{Cursor: c, e: e}, err
+}
+
+type entrySignalCursor struct {
+	Cursor
+	e       *entrySignal
+	entries int
+}
+
+func (c *entrySignalCursor) Next(ctx context.Context) (SourceItem, error) {
+	it, err := c.Cursor.Next(ctx)
+	if it.Entry != nil {
+		if c.entries++; c.entries == 2 {
+			c.e.once.Do(func() { close(c.e.second) })
+		}
+	}
+	return it, err
 }
