@@ -892,7 +892,8 @@ func (s *Session) reposition(ctx context.Context, pos startPosition, rate float6
 }
 
 // SwitchStreams changes the streams while playing (3.1.4.3): only the
-// streams whose state changes are named in the StreamSwitch.
+// streams whose state changes are named in the StreamSwitch. Over MMSH it
+// is a SelectStream request (MS-WMSP 3.1.4.4, mmsh.Session.SwitchStreams).
 func (s *Session) SwitchStreams(ctx context.Context, streams []uint16) error {
 	if s.h != nil { // MMSH: SelectStream (MS-WMSP 2.2.2.8, 3.1.4.4)
 		return s.h.SwitchStreams(ctx, streams)
