@@ -120,15 +120,7 @@ func TestEndRunClosesLastSegment(t *testing.T) {
 			}
 			// no more media comes: the whole file must show up by itself
 			deadline := time.Now().Add(time.Minute)
-			for {
-				if err := f.poll(ctx); err != nil {
-					t.Fatal(err)
-				}
-				if f.streams[0].mediaTime() >= fed || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			f.pollUntil(t, ctx, fed, deadline)
 			for _, s := range f.streams {
 				mt := s.mediaTime()
 				t.Logf("%s: EXTINF sum %v after the first run, fed %v", s.uri, mt, fed)
@@ -147,15 +139,7 @@ func TestEndRunClosesLastSegment(t *testing.T) {
 
 			// a second run follows on the same timeline
 			feed()
-			for {
-				if err := f.poll(ctx); err != nil {
-					t.Fatal(err)
-				}
-				if f.streams[0].mediaTime() >= first+fed || time.Now().After(deadline) {
-					break
-				}
-				time.Sleep(100 * time.Millisecond)
-			}
+			f.pollUntil(t, ctx, first+fed, deadline)
 			if len(f.errors) > 0 {
 				t.Fatalf("HTTP errors: %v", f.errors)
 			}

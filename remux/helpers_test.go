@@ -168,6 +168,21 @@ func (f *hlsFollower) start(ctx context.Context) error {
 }
 
 // poll reloads every media playlist once and downloads new segments.
+// pollUntil polls until the first stream carries want of media or deadline
+// passes (the caller checks what it got).
+func (f *hlsFollower) pollUntil(t testing.TB, ctx context.Context, want time.Duration, deadline time.Time) {
+	t.Helper()
+	for {
+		if err := f.poll(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if f.streams[0].mediaTime() >= want || time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 func (f *hlsFollower) poll(ctx context.Context) error {
 	for _, s := range f.streams {
 		b, err := f.get(ctx, s.uri)

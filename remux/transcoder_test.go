@@ -89,16 +89,7 @@ func TestTranscoderClosesTail(t *testing.T) {
 	if err := f.start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		if err := f.poll(ctx); err != nil {
-			t.Fatal(err)
-		}
-		if f.streams[0].mediaTime() >= fed || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	f.pollUntil(t, ctx, fed, time.Now().Add(time.Minute))
 	for _, s := range f.streams {
 		if mt := s.mediaTime(); mt < fed {
 			t.Errorf("%s: EXTINF sum %v, fed %v: the last segment stayed open\n%s\nevents:\n%s", s.uri, mt, fed, s.contents, ev.dump())
