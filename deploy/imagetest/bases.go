@@ -129,12 +129,28 @@ func (b *Bases) cached(ctx context.Context, name string, build func(ctx context.
 	if err != nil {
 		return "", err
 	}
-	defer os.RemoveAll(tmp)
+	defer func() {
+		if err := removeRoot(tmp); err != nil {
+			b.Log.Warn("base build directory kept", "error", err)
+		}
+	}()
 	root := filepath.Join(tmp, "root")
 	start := time.Now()
 	b.Log.Info("building base root", "name", name, "dir", root)
-	if err := build(ctx, root); err != nil {
-		return "", fmt.Errorf("base %s: %w", name, err)
+	// A second try on failure: a mirror that drops a download now and then
+	// must not fail the test.
+	for try := 1; ; try++ {
+		err := build(ctx, root)
+		if err == nil {
+			break
+		}
+		if try == 2 || ctx.Err() != nil {
+			return "", fmt.Errorf("base %s: %w", name, err)
+		}
+		b.Log.Warn("base root build failed, trying again", "name", name, "error", err)
+		if err := removeRoot(root); err != nil {
+			return "", err
+		}
 	}
 	part := filepath.Join(tmp, "root.tar")
 	if err := runQuiet(ctx, "tar", "--numeric-owner", "--xattrs", "-C", root, "-cpf", part, "."); err != nil {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sort"
 	"strings"
 	"syscall"
 )
@@ -147,4 +148,39 @@ func owner(p string) (uid, gid int, err error) {
 		return 0, 0, fmt.Errorf("%s: no owner", p)
 	}
 	return int(s.Uid), int(s.Gid), nil
+}
+
+// removeRoot removes a root directory that a failed debootstrap may have
+// left with file systems mounted inside (/proc, /sys, bound device nodes):
+// those are detached first, deepest first, and if any stays mounted the
+// directory is left alone, so that a removal never reaches into a mounted
+// file system (a bound /dev would lose the host's device nodes).
+func removeRoot(dir string) error {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	mounted := func() []string {
+		b, err := os.ReadFile("/proc/self/mountinfo")
+		if err != nil {
+			return nil
+		}
+		var in []string
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line)
+			// mountinfo escapes spaces as \040; our paths have none.
+			if len(f) > 4 && (f[4] == abs || strings.HasPrefix(f[4], abs+"/")) {
+				in = append(in, f[4])
+			}
+		}
+		sort.Sort(sort.Reverse(sort.StringSlice(in)))
+		return in
+	}
+	for _, mp := range mounted() {
+		_ = syscall.Unmount(mp, syscall.MNT_DETACH)
+	}
+	if left := mounted(); len(left) > 0 {
+		return fmt.Errorf("%s: still mounted inside: %v; not removed", dir, left)
+	}
+	return os.RemoveAll(dir)
 }

@@ -94,7 +94,7 @@ func debianMirrors() (mirror, security string) {
 
 // requireFacilities skips when this machine cannot build the image at
 // all; anything else that goes wrong fails.
-func requireFacilities(t *testing.T, mirror string) {
+func requireFacilities(t *testing.T, mirror, security string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: chroot, mounts and namespaces")
@@ -106,12 +106,14 @@ func requireFacilities(t *testing.T, mirror string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, http.MethodHead, mirror+"/dists/bookworm/Release", nil)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Skipf("the Debian mirror %s is not reachable: %v", mirror, err)
+	for _, u := range []string{mirror + "/dists/bookworm/Release", security + "/dists/bookworm-security/Release"} {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodHead, u, nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Skipf("the Debian mirror %s is not reachable: %v", u, err)
+		}
+		resp.Body.Close()
 	}
-	resp.Body.Close()
 	// Namespaces may be forbidden in some sandboxes.
 	if err := exec.Command("unshare", "--mount", "--pid", "--net", "--fork", "true").Run(); err != nil {
 		t.Skipf("cannot create mount, PID and network namespaces: %v", err)
@@ -140,7 +142,7 @@ var image struct {
 func buildImage(t *testing.T) *Image {
 	t.Helper()
 	mirror, security := debianMirrors()
-	requireFacilities(t, mirror)
+	requireFacilities(t, mirror, security)
 	image.once.Do(func() {
 		start := time.Now()
 		image.img, image.err = build(t, mirror, security)
