@@ -87,6 +87,15 @@ func (b *Bases) Root(ctx context.Context, ref, dir string) (*Image, error) {
 				"GOTOOLCHAIN=local", "GOPATH=/go"},
 			WorkingDir: "/go", Cmd: []string{"bash"}}}
 		img.binds = []Bind{{Src: b.GoRoot, Dst: "/usr/local/go", ReadOnly: true}}
+		// Networks whose egress proxy re-signs TLS with a CA of their own
+		// (ours do) need that CA for go mod download: the host's bundle is
+		// mounted for the build stage's RUN steps and named by
+		// SSL_CERT_FILE, outside the image's own files, as a BuildKit secret
+		// mount would bring it. The final image is not built from this base.
+		if ca := hostCABundle(); ca != "" {
+			img.binds = append(img.binds, Bind{Src: ca, Dst: hostCAPath, ReadOnly: true})
+			img.Config.Env = append(img.Config.Env, "SSL_CERT_FILE="+hostCAPath)
+		}
 		if b.GoModCache != "" {
 			img.binds = append(img.binds, Bind{Src: b.GoModCache, Dst: "/go/pkg/mod"})
 		}
@@ -105,6 +114,22 @@ func (b *Bases) Root(ctx context.Context, ref, dir string) (*Image, error) {
 		return img, os.Chmod(filepath.Join(dir, "go"), 0o1777)
 	}
 	return nil, fmt.Errorf("base image %q is not emulated (known: debian:bookworm-slim, golang:X.Y-bookworm)", ref)
+}
+
+// hostCAPath is where the build stage sees the host's CA bundle.
+const hostCAPath = "/run/imagetest-host-ca.crt"
+
+// hostCABundle returns this machine's CA bundle, "" when it has none.
+func hostCABundle() string {
+	for _, p := range []string{os.Getenv("SSL_CERT_FILE"), "/etc/ssl/certs/ca-certificates.crt"} {
+		if p == "" {
+			continue
+		}
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			return p
+		}
+	}
+	return ""
 }
 
 func (b *Bases) goVersion(ctx context.Context) (string, error) {
