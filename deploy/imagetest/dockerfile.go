@@ -24,7 +24,9 @@
 //     port forwarded from a host loopback port into the namespace's
 //     127.0.0.1 (docker-proxy forwards to the container's bridge address);
 //     no outbound network. /etc/resolv.conf is the host's; /etc/hosts is the
-//     image's.
+//     image's. The golang stage's RUN steps also see the host's CA bundle
+//     (SSL_CERT_FILE, mounted outside the image's files): our egress proxy
+//     re-signs TLS, so go mod download needs it.
 //   - COPY gives uid and gid 0 and keeps modes, not times; .dockerignore
 //     without character classes; no --chown, --chmod, --link, ADD, ARG,
 //     HEALTHCHECK, SHELL, LABEL, parser directives.
