@@ -113,7 +113,7 @@ func (s *Session) funnel(ctx context.Context) error {
 				s.pairArrival = at
 			} else {
 				size := mmsproto.HeaderSize + len(mmsproto.MarshalBody(m))
-				s.bandwidth = packetPairBandwidth(size, at.Sub(s.pairArrival))
+				s.bandwidth = mmsproto.PacketPairBandwidth(size, at.Sub(s.pairArrival))
 				s.setBandwidthMethod("packet-pair-tcp")
 				s.pairExpected = 0
 			}

@@ -452,7 +452,7 @@ func (s *Session) onPacketPair(d dataPacket, at time.Time) {
 		s.pairArrival = at
 		s.pairExpected = 1
 	case s.pairExpected == 1 && d.LocationID == locPacketPair2:
-		s.bandwidth = packetPairBandwidth(len(d.Payload)+mmsproto.DataHeaderSize, at.Sub(s.pairArrival))
+		s.bandwidth = mmsproto.PacketPairBandwidth(len(d.Payload)+mmsproto.DataHeaderSize, at.Sub(s.pairArrival))
 		s.setBandwidthMethod("packet-pair-udp")
 		s.pairExpected = 0
 	case s.pairExpected > 0:

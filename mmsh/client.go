@@ -622,7 +622,7 @@ func (s *Session) packetPair(p *Packet) {
 	case 1:
 		s.pairAt = now
 	case 2:
-		s.pairBW = pairBandwidth(framingHeaderSize+4+len(p.Payload), now.Sub(s.pairAt))
+		s.pairBW = mmsproto.PacketPairBandwidth(framingHeaderSize+4+len(p.Payload), now.Sub(s.pairAt))
 		s.log.Debug("mmsh: packet pair", "gap", now.Sub(s.pairAt), "bps", s.pairBW)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"net/http"
-	"time"
 )
 
 // Packet-pair sizes of 2.2.3.7: PacketLength of the three $P packets.
@@ -54,22 +53,3 @@ func responseHeaderSize(r *http.Request, hdr http.Header) int {
 type countWriter int
 
 func (c *countWriter) Write(b []byte) (int, error) { *c += countWriter(len(b)); return len(b), nil }
-
-// Limits of a packet-pair estimate, as in mmsclient: loopback and LAN
-// pairs often arrive in the same clock tick (and over TCP in the same
-// read), and one pair says little beyond "fast".
-const (
-	minPairGap      = 10 * time.Microsecond
-	maxPairEstimate = 10_000_000_000 // 10 Gbit/s
-)
-
-// pairBandwidth estimates the bottleneck bandwidth from the second $P of
-// a pair: its size in bits over the time between the two arrivals
-// (3.1.5.6; the use of the figure is the client's own, 4.3).
-func pairBandwidth(secondSize int, gap time.Duration) int64 {
-	if secondSize <= 0 {
-		return 0
-	}
-	gap = max(gap, minPairGap)
-	return min(int64(float64(secondSize*8)/gap.Seconds()), maxPairEstimate)
-}
