@@ -485,10 +485,13 @@ func (h *hlsOutput) closeVideoLocked() []func() error {
 	}
 	t := max(h.tl.end, h.tl.lastVideo+1, durationTo90k(target))
 	// the DTS of the copy decides the cut; with B-frames it lags the PTS
-	var dts int64
-	ok := false
+	var (
+		dts int64
+		x   h264.DTSExtractor // a trial copy; kept once its DTS fits
+		ok  bool
+	)
 	for range 64 {
-		x := *h.dtsx
+		x = *h.dtsx
 		d, err := x.Extract(h.lastIDR, t)
 		if err != nil {
 			return nil
@@ -506,13 +509,19 @@ func (h *hlsOutput) closeVideoLocked() []func() error {
 	if h.wantAudio && h.tl.haveAudio && h.audioConf != nil {
 		w = append(w, h.fillAudioLocked(t)...)
 	}
-	au := h.lastIDR
-	_, _ = h.dtsx.Extract(au, t) // as gohlslib's will
+	return append(w, h.idrCopyLocked(&x, t, dts))
+}
+
+// idrCopyLocked plans the write of a copy of the segment's IDR at channel
+// time t with DTS dts, x being the DTS extractor that gave it (it becomes
+// the mirror's, as gohlslib's advances with the write).
+func (h *hlsOutput) idrCopyLocked(x *h264.DTSExtractor, t, dts int64) func() error {
+	*h.dtsx = *x
 	h.lastDTS = dts
 	h.countLocked(dts, clock90k, true)
 	h.tl.closeVideo(t)
-	m, tr, ntp := h.muxer, h.video, h.ntpLocked(t, clock90k)
-	return append(w, func() error { return m.WriteH264(tr, ntp, t, au) })
+	m, tr, ntp, au := h.muxer, h.video, h.ntpLocked(t, clock90k), h.lastIDR
+	return func() error { return m.WriteH264(tr, ntp, t, au) }
 }
 
 // bridgeVideoLocked plans, for Low-Latency HLS, copies of the segment's
@@ -536,10 +545,9 @@ func (h *hlsOutput) bridgeVideoLocked(end int64) []func() error {
 		return nil
 	}
 	var w []func() error
-	au := h.lastIDR
 	for ti := h.tl.lastVideo + step; ti+step <= end && len(w) < 1024; ti += step {
 		x := *h.dtsx
-		d, err := x.Extract(au, ti)
+		d, err := x.Extract(h.lastIDR, ti)
 		if err != nil || d <= h.lastDTS || d >= end {
 			continue
 		}
@@ -547,12 +555,7 @@ func (h *hlsOutput) bridgeVideoLocked(end int64) []func() error {
 			h.tl.nextAudio*clock90k/int64(h.audioConf.SampleRate) < ti {
 			w = append(w, h.fillAudioLocked(ti)...)
 		}
-		_, _ = h.dtsx.Extract(au, ti) // as gohlslib's will
-		h.lastDTS = d
-		h.countLocked(d, clock90k, true)
-		h.tl.closeVideo(ti)
-		m, tr, ntp, t := h.muxer, h.video, h.ntpLocked(ti, clock90k), ti
-		w = append(w, func() error { return m.WriteH264(tr, ntp, t, au) })
+		w = append(w, h.idrCopyLocked(&x, ti, d))
 	}
 	return w
 }
