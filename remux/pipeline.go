@@ -294,19 +294,19 @@ func sinceMs(a, b uint32) time.Duration {
 	return time.Duration(max(d, 0)) * time.Millisecond
 }
 
-// checkTracks follows the payloads of a packet (in p.pkt) for trackWatch.
-func (p *Pipeline) checkTracks() {
+// checkTracks follows the payloads of a packet (in p.pkt) for trackWatch;
+// true when it restarted the entry.
+func (p *Pipeline) checkTracks() bool {
 	w := &p.watch
 	if !w.active {
-		return
+		return false
 	}
 	now := p.pkt.SendTime
 	if !w.started {
 		w.started, w.lastVideo, w.lastAudio = true, now, now
 	}
 	if w.dropped != 0 {
-		p.checkReturn()
-		return
+		return p.checkReturn()
 	}
 	for i := range p.pkt.Payloads {
 		switch uint16(p.pkt.Payloads[i].StreamNumber) {
@@ -320,15 +320,17 @@ func (p *Pipeline) checkTracks() {
 	gapV, gapA := sinceMs(w.lastVideo, now), sinceMs(w.lastAudio, now)
 	switch {
 	case gapV >= bound && gapA < bound/2:
-		p.dropTrack(true, gapV)
+		return p.dropTrack(true, gapV)
 	case gapA >= bound && gapV < bound/2:
-		p.dropTrack(false, gapA)
+		return p.dropTrack(false, gapA)
 	}
+	return false
 }
 
 // dropTrack restarts the entry without its video (or audio) stream, which
 // sent nothing for after; the transcoder makes black frames (or silence).
-func (p *Pipeline) dropTrack(video bool, after time.Duration) {
+// false when transcoding is off: the entry goes on as it is.
+func (p *Pipeline) dropTrack(video bool, after time.Duration) bool {
 	w := &p.watch
 	kind, n, fill := "audio", w.audio, "silence"
 	if video {
@@ -347,7 +349,7 @@ func (p *Pipeline) dropTrack(video bool, after time.Duration) {
 		map[string]any{"stream": n, "kind": kind, "after": after.String(), "fill": fill})
 	if p.opts.Transcode == TranscodeNever {
 		w.active = false
-		return
+		return false
 	}
 	es := w.full
 	if video {
@@ -360,11 +362,12 @@ func (p *Pipeline) dropTrack(video bool, after time.Duration) {
 	w.dropped, w.droppedVideo = n, video
 	p.es = es
 	p.restartEntry()
+	return true
 }
 
 // checkReturn restarts the entry with a dropped stream once it sends (for
-// video: a key frame, where decoding can begin).
-func (p *Pipeline) checkReturn() {
+// video: a key frame, where decoding can begin); true when it did.
+func (p *Pipeline) checkReturn() bool {
 	w := &p.watch
 	for i := range p.pkt.Payloads {
 		pl := &p.pkt.Payloads[i]
@@ -387,8 +390,9 @@ func (p *Pipeline) checkReturn() {
 		w.returns++
 		w.lastVideo, w.lastAudio = p.pkt.SendTime, p.pkt.SendTime
 		p.restartEntry()
-		return
+		return true
 	}
+	return false
 }
 
 // restartEntry hands the current entry, with p.es, to a new transcoder run
@@ -495,9 +499,8 @@ func (p *Pipeline) WritePacket(pkt []byte) error {
 
 // route sends a parsed packet (in p.pkt) to the direct remuxer or ffmpeg.
 func (p *Pipeline) route(b []byte, keyed bool) error {
-	if p.watch.active {
-		p.checkTracks() // may restart the entry: this packet goes to the new run
-		keyed = p.keyed(&p.pkt)
+	if p.watch.active && p.checkTracks() {
+		keyed = p.keyed(&p.pkt) // the entry restarted: this packet goes to the new run
 	}
 	switch {
 	case p.direct != nil:
